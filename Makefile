@@ -1,0 +1,39 @@
+# One entry point for users and CI. Every target creates (once) and reuses the project's own virtual
+# environment in .venv, installed from the pinned, tested set in constraints.txt.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+ARGS    ?=
+
+.PHONY: setup train test export clean-nbs docs bench help
+
+help:
+	@echo "make train ARGS='...'   set up .venv and run the recipe (eva-fastai train ARGS)"
+	@echo "make test               set up .venv and run the whole test suite (notebooks + CLI)"
+	@echo "make docs               build the docs site (Quarto if on PATH, else offline)"
+	@echo "make bench              run the benchmarks in bench/"
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+train: $(STAMP)
+	$(BIN)/eva-fastai train $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(ARGS)
+
+export: $(STAMP)
+	$(BIN)/nbdev-export
+	$(BIN)/nbdev-clean
+
+docs: $(STAMP)
+	$(BIN)/python tools/build_docs.py
+
+bench: $(STAMP)
+	$(BIN)/python bench/augment.py
