@@ -6,12 +6,13 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 ARGS    ?=
 
-.PHONY: setup train test export clean-nbs docs bench help
+.PHONY: setup train test export clean-nbs docs readme bench help
 
 help:
 	@echo "make train ARGS='...'   set up .venv and run the recipe (eva-fastai train ARGS)"
 	@echo "make test               set up .venv and run the whole test suite (notebooks + CLI)"
-	@echo "make docs               build the docs site (Quarto if on PATH, else offline)"
+	@echo "make docs               build the docs site (Quarto if on PATH, else offline into _site/) and README.md"
+	@echo "make readme             regenerate README.md from nbs/index.ipynb"
 	@echo "make bench              run the benchmarks in bench/"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -33,7 +34,10 @@ export: $(STAMP)
 	$(BIN)/nbdev-clean
 
 docs: $(STAMP)
-	$(BIN)/python tools/build_docs.py
+	$(BIN)/python tools/build_docs.py $(ARGS)
+
+readme: $(STAMP)
+	$(BIN)/python tools/build_docs.py --readme
 
 bench: $(STAMP)
 	$(BIN)/python bench/augment.py
