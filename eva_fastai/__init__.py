@@ -4,6 +4,7 @@ Modules:
 
 - `eva_fastai.learner`: `cifar_learner` (SGD with Nesterov momentum, the seed's loss and metric), bf16/fp16 and channels-last callbacks, the seed's one-cycle schedule and its variants, and the two LR-finding tools.
 - `eva_fastai.models`: The seed's custom ResNet (David Page's ResNet-9 layout, "Quiz11"), a CIFAR-sized ResNet-18 baseline, and the `archs` registry the recipe picks them from.
-- `eva_fastai.plots`: Every picture of the seed (LR finder, schedules, the triangular CLR curve, accuracy and loss curves, misclassified images) plus interpretation figures (confusion matrix, per-class accuracy, Grad-CAM), fastai-native."""
+- `eva_fastai.plots`: Every picture of the seed (LR finder, schedules, the triangular CLR curve, accuracy and loss curves, misclassified images) plus interpretation figures (confusion matrix, per-class accuracy, Grad-CAM), fastai-native.
+- `eva_fastai.recipe`: The whole Session 11 recipe in one call: one explicit config, data → learner → LR finder → fit → evaluation → interpretation → export, into a run folder that tells how the run went."""
 
 __version__ = "0.1.0"
