@@ -36,7 +36,7 @@ def test_readme_matches_index():
 def test_readme_content():
     text = (ROOT/'README.md').read_text()
     assert text.startswith('# eva_fastai\n')
-    assert ('```bash\nmake train ARGS="--data ../shared/data/cifar10.tgz --subset 2000 --epochs 2"\nmake test\n```'
+    assert ('```bash\nmake train ARGS="--preset smoke --data ../shared/data/cifar10.tgz"\nmake test\n```'
             in text)
     for section in ('## Quickstart', '## Install', '## Usage', '## Docs', '## Results'): assert section in text
     assert '#| hide' not in text and 'import eva_fastai\n' not in text  # hidden cells stay hidden
