@@ -41,3 +41,5 @@ readme: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/augment.py
+	$(BIN)/python bench/train_step.py
+	$(BIN)/python bench/epoch.py
