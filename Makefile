@@ -43,3 +43,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/augment.py
 	$(BIN)/python bench/train_step.py
 	$(BIN)/python bench/epoch.py
+	$(BIN)/python bench/distributed.py

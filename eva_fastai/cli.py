@@ -158,3 +158,6 @@ def main(argv=None) -> int:
         if a.debug: raise
         print(f'eva-fastai: unexpected error: {type(e).__name__}: {e} (run with --debug for the traceback)', file=sys.stderr)
         return 1
+
+# %% ../nbs/06_cli.ipynb #0d5cf3c8
+if __name__ == '__main__': sys.exit(main())

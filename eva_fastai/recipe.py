@@ -19,6 +19,7 @@ from .data import *
 from .augment import *
 from .models import *
 from .learner import *
+from .distributed import *
 from .plots import *
 
 # %% auto #0
@@ -63,7 +64,7 @@ class RecipeConfig:
 presets = {
     'seed': dict(),
     'assignment': dict(epochs=24, bs=512, schedule='linear', pct_start=5/24, div=10., lr_max='find', aug='assignment'),
-    'fast': dict(arch='resnet9', epochs=24, bs=512, schedule='linear', pct_start=5/24, div=10., lr_max=0.4, wd=5e-4,
+    'fast': dict(arch='resnet9', epochs=24, bs=512, schedule='one_cycle', pct_start=5/24, div=10., lr_max=0.4, wd=5e-4,
                  label_smoothing=0.2, aug='assignment'),
     'smoke': dict(epochs=2, subset=2000, test_subset=1000, schedule='one_cycle', arch='resnet9', lr_max=0.1, bs=64),
 }
@@ -194,7 +195,7 @@ class EpochCheckpoint(Callback):
         atomic_torch_save({'model': get_model(self.model).state_dict(), 'opt': self.opt.state_dict(),
                            'epoch': run_epoch(self.learn), 'n_epoch': self.n_epoch, 'history': {**hist, 'hps': hps},
                            'metric_names': list(rec.metric_names), 'rng': _rng_state(),
-                           'dl_rng': self.dls.train.rng.getstate(), **self.extra}, self.fname)
+                           'dl_rng': getattr(self.dls.train, 'dl', self.dls.train).rng.getstate(), **self.extra}, self.fname)
 
 def load_checkpoint(learn, fname) -> dict:
     "Load model and optimizer state from an `EpochCheckpoint` file into `learn`; return the checkpoint."
@@ -261,11 +262,12 @@ def evaluate(learn, dl=None, tta=True) -> dict:
 
 # %% ../nbs/05_recipe.ipynb #439cb420
 class StopOnNaN(TerminateOnNaNCallback):
-    "fastai's `TerminateOnNaNCallback` that remembers it fired: it cancels the fit before the Recorder logs the loss."
+    "fastai's `TerminateOnNaNCallback` that remembers it fired, and stops every process of a distributed run together."
     def before_fit(self): self.fired = False
     def after_batch(self):
-        self.fired = self.fired or not bool(torch.isfinite(self.loss).all())
-        super().after_batch()
+        if all_agree(torch.isfinite(self.loss).all()): return
+        self.fired = True
+        raise CancelFitException    # before the Recorder logs the loss
 
 class TrainingError(Exception):
     "Training itself failed (e.g. the loss diverged); the CLI exits with status 1."
@@ -296,16 +298,39 @@ def build(c: RecipeConfig):
     return dls, learn
 
 # %% ../nbs/05_recipe.ipynb #3a5ee541
-def run(config: RecipeConfig, resume=False, overwrite=False, show=False, quiet=False, cbs=None) -> dict:
-    "Run the recipe of `config` into its run folder (extra callbacks `cbs` for the fit); return the results (also in `results.json`)."
+def _on_rank0(f):
+    "`f()` run by rank 0 alone, its result in every process; an `EvaError` of rank 0 is raised in every process."
+    res = err = None
+    if is_rank0():
+        try:
+            with solo(): res = f()
+        except EvaError as e: err = str(e)
+    res, err = broadcast_object((res, err))
+    if err is not None: raise EvaError(err)
+    return res
+
+def _start(config, resume, overwrite):
+    "Check `config` and its data, create (or reopen) the run folder and save the config there; return the config."
     c = check_config(dataclasses.replace(config))
+    if not resume: cifar_root(c.data)   # bad data is a user error before any file is written
     out = prepare_out(c, resume, overwrite)
     if resume: c = check_config(load_config(out/'config.json', **{k: getattr(config, k) for k in ('data', 'num_workers')}))
     c.out = str(out)
     save_config(c, out/'config.json')
+    return c
+
+def run(config: RecipeConfig, resume=False, overwrite=False, show=False, quiet=False, cbs=None) -> dict:
+    "Run the recipe of `config` into its run folder (extra callbacks `cbs` for the fit); return the results (also in `results.json`)."
+    init_distributed()
+    world, rank0, quiet = max(num_distrib(), 1), is_rank0(), quiet or not is_rank0()
+    per_process_bs(check_config(dataclasses.replace(config)).bs, world)
+    c = _on_rank0(lambda: _start(config, resume, overwrite))
+    out = Path(c.out)
     t0 = time.time()
-    set_seed(c.seed, reproducible=True)
-    dls, learn = build(c)
+    set_seed(c.seed + rank_distrib(), reproducible=True)   # DDP copies rank 0's initial weights to the others
+    if not rank0: barrier()                                  # rank 0 first: it fills the image cache
+    dls, learn = build(dataclasses.replace(c, bs=per_process_bs(c.bs, world)))
+    if rank0: barrier()
     track_train_metrics(learn)   # train accuracy on the augmented batches, as the seed reported it
     learn.path, learn.model_dir = out, 'models'
     _log(f"data: {len(dls.train_ds)} train / {len(dls.valid_ds)} test images, {dls.c} classes from {dls.root}; "
@@ -314,25 +339,29 @@ def run(config: RecipeConfig, resume=False, overwrite=False, show=False, quiet=F
     if resume:
         ck = load_checkpoint(learn, ckpt_path)
         start_epoch, lr, finder, history = ck['epoch'] + 1, ck['lr'], ck.get('finder', {}), ck['history']
-        _truncate_history(out/'history.csv', start_epoch)
+        if rank0: _truncate_history(out/'history.csv', start_epoch)
         _log(f"resuming {out} after epoch {start_epoch} of {c.epochs}", quiet)
     else:
         lr = c.lr_max
         if c.lr_find or lr == 'find':
-            _, finder = find_lr(learn)
-            if lr == 'find': lr = float(finder.get(c.suggestion) or next(iter(finder.values())))
-            try: save_figures({'lr_find': plot_lr_find(learn, finder, chosen=lr)}, out)
-            except Exception as e: warnings.warn(f'LR finder plot failed: {e}')
+            def _find():
+                _, finder = find_lr(learn)
+                chosen = float(finder.get(c.suggestion) or next(iter(finder.values()))) if lr == 'find' else lr
+                try: save_figures({'lr_find': plot_lr_find(learn, finder, chosen=chosen)}, out)
+                except Exception as e: warnings.warn(f'LR finder plot failed: {e}')
+                return chosen, finder
+            lr, finder = _on_rank0(_find)
             _log(f"lr_find: {', '.join(f'{k} {v:.2e}' for k, v in finder.items())}; training with lr_max {lr:.3g}", quiet)
     extra_cbs = cbs
-    cbs = [RunCSVLogger(fname='history.csv', append=resume), AtomicSaveModel(monitor='valid_loss', fname='best'),
-           EpochCheckpoint(ckpt_path, extra={'lr': lr, 'finder': finder}, history=history), tput := Throughput(),
-           nan_cb := StopOnNaN()]
-    if show: cbs.append(ShowGraphCallback())
+    writers = [RunCSVLogger(fname='history.csv', append=resume), AtomicSaveModel(monitor='valid_loss', fname='best'),
+               EpochCheckpoint(ckpt_path, extra={'lr': lr, 'finder': finder}, history=history)]
+    cbs = (writers if rank0 else []) + [tput := Throughput(), nan_cb := StopOnNaN()]
+    if show and rank0: cbs.append(ShowGraphCallback())
     cbs += L(extra_cbs)
     try:
-        fit_schedule(learn, c.epochs, lr, schedule=c.schedule, pct_start=c.pct_start, div=c.div,
-                     div_final=c.div_final, cbs=cbs, start_epoch=start_epoch)
+        with distributed(learn):
+            fit_schedule(learn, c.epochs, lr, schedule=c.schedule, pct_start=c.pct_start, div=c.div,
+                         div_final=c.div_final, cbs=cbs, start_epoch=start_epoch)
     except KeyboardInterrupt:
         raise RunInterrupted(f"interrupted; the last completed epoch is saved: resume with --resume --out {out}") from None
     rec = learn.recorder
@@ -344,15 +373,21 @@ def run(config: RecipeConfig, resume=False, overwrite=False, show=False, quiet=F
     if history:  # give the recorder the whole run's history back, for the plots
         for k in _rec_attrs: setattr(rec, k, list(history[k]) + list(getattr(rec, k)))
         rec.hps = {k: list(history['hps'].get(k, [])) + list(v) for k, v in rec.hps.items()}
-    with keep_record(learn): ev = evaluate(learn, tta=c.tta)
-    learn.export(f'.model.tmp{os.getpid()}.pkl'); os.replace(out/f'.model.tmp{os.getpid()}.pkl', out/'model.pkl')
+    with distributed(learn), keep_record(learn): ev = evaluate(learn, tta=c.tta)   # sharded, gathered: each image once
+    procs = all_gather_object({'rank': rank_distrib(), 'host': platform.node(), 'train_images': tput.n,
+                               'img_per_s': round(tput.img_per_s, 1)})
     results = {**ev, 'epochs': c.epochs, 'lr_max': lr, 'lr_find': finder, 'wall_time_s': round(time.time() - t0, 1),
-               'train_img_per_s': round(tput.img_per_s, 1), 'n_params': n_params(learn.model),
+               # DDP keeps the processes in step, so the run's rate is the sum of theirs
+               'train_img_per_s': round(sum(p['img_per_s'] for p in procs), 1), 'n_params': n_params(learn.model),
                'n_train': len(dls.train_ds), 'precision': learn.precision, 'device': str(dls.device),
+               'world_size': world, 'bs': c.bs, 'processes': procs,
                'versions': _versions(), 'preset': c.preset, 'history': [dict(zip(['epoch', *rec.metric_names[1:-1]], [i, *map(float, v)])) for i, v in enumerate(rec.values)]}
-    results['plots'] = [p.name for p in save_figures(recipe_figures(learn), out)]
-    _write_json(out/'results.json', results)
-    write_report(c, results, out)
+    if not rank0: return results
+    with solo():
+        learn.export(f'.model.tmp{os.getpid()}.pkl'); os.replace(out/f'.model.tmp{os.getpid()}.pkl', out/'model.pkl')
+        results['plots'] = [p.name for p in save_figures(recipe_figures(learn), out)]
+        _write_json(out/'results.json', results)
+        write_report(c, results, out)
     _log(f"test accuracy {results['test_accuracy']:.2%} (flip TTA {results.get('tta_accuracy', float('nan')):.2%}), "
          f"test loss {results['test_loss']:.4f}; {results['train_img_per_s']:.0f} img/s; run folder {out}", quiet)
     return results

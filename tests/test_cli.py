@@ -42,6 +42,7 @@ def test_wrong_data_folder(tmp_path):
     (tmp_path/'junk.tgz').write_bytes(b'not gzip')
     assert 'not a readable' in one_line_error(cli('train', '--data', tmp_path/'junk.tgz', '--out', tmp_path/'r'))
     assert 'no train/ and test/' in one_line_error(cli('train', '--data', tmp_path, '--out', tmp_path/'r2'))
+    assert not (tmp_path/'r').exists() and not (tmp_path/'r2').exists()   # a user mistake leaves no run folder behind
 
 def test_train_evaluate_predict(tmp_path):
     out = tmp_path/'run'

@@ -270,14 +270,18 @@ def readme_markdown(nbs=None):
 
 
 def _readme_links(md, cfg, page_dir, nbs_path):
-    "Links to other notebooks point at their hosted docs page (as nbdev's readme filter does)."
+    "Links to other notebooks point at their hosted docs page (as nbdev's readme filter does); files next to the notebook (images) at their path from the repo root."
     base = _doc_base(cfg)
-    if not base: return md
     from nbdev.config import nbpath2html
+    root = Path(cfg.config_path).resolve()
     def f(m):
         url = m.group(2)
         path, _, frag = url.partition('#')
-        if re.match(r'^[a-z][\w+.-]*:', path) or not re.search(r'\.(ipynb|qmd)$', path): return m.group(0)
+        if re.match(r'^[a-z][\w+.-]*:', path) or not path or path.startswith('/'): return m.group(0)
+        if not re.search(r'\.(ipynb|qmd)$', path):
+            p = (page_dir/path).resolve()
+            return f'{m.group(1)}({p.relative_to(root).as_posix()})' if p.is_file() and root in p.parents else m.group(0)
+        if not base: return m.group(0)
         rel = (page_dir/path).resolve().relative_to(nbs_path)
         return f'{m.group(1)}({base}{nbpath2html(rel).as_posix()}{"#"+frag if frag else ""})'
     return re.sub(r'(\[[^\]]*\])\(([^)\s]+)\)', f, md)
