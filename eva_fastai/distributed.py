@@ -7,11 +7,10 @@ Docs: https://eva-fastai.github.io/eva_fastai/distributed.html.md"""
 
 # %% ../nbs/03a_distributed.ipynb #095e5a24
 from __future__ import annotations
-import os
 from contextlib import contextmanager
 import torch, torch.distributed as dist
 from fastai.basics import *
-from fastai.callback.progress import ProgressCallback
+from fastcore.xtras import modified_env
 from fastai.distributed import DistributedDL, DistributedTrainer, rank_distrib, num_distrib
 from .data import EvaError
 
@@ -36,13 +35,17 @@ def init_distributed():
     if state.device.type == 'cuda': torch.cuda.set_device(state.device)
     return state
 
+def _in_group() -> bool:
+    "Is this process one of several, with the process group started?"
+    return is_distributed() and dist.is_initialized()
+
 def barrier():
     "Wait for every process (a no-op for a single process)."
-    if is_distributed() and dist.is_initialized(): dist.barrier()
+    if _in_group(): dist.barrier()
 
 def broadcast_object(obj, src:int=0):
     "`obj` of process `src`, in every process (any picklable object; a no-op for a single process)."
-    if not (is_distributed() and dist.is_initialized()): return obj
+    if not _in_group(): return obj
     box = [obj]
     dist.broadcast_object_list(box, src=src)
     return box[0]
@@ -50,14 +53,14 @@ def broadcast_object(obj, src:int=0):
 # %% ../nbs/03a_distributed.ipynb #79b5da70
 def all_gather_object(obj) -> list:
     "`obj` of every process, by rank (`[obj]` for a single process)."
-    if not (is_distributed() and dist.is_initialized()): return [obj]
+    if not _in_group(): return [obj]
     res = [None] * dist.get_world_size()
     dist.all_gather_object(res, obj)
     return res
 
 def all_agree(flag) -> bool:
     "Whether `flag` is true in every process, in every process: one tiny all-reduce, e.g. to stop all of them together."
-    if not (is_distributed() and dist.is_initialized()): return bool(flag)
+    if not _in_group(): return bool(flag)
     t = torch.tensor(int(bool(flag)), device=_comm_device())
     dist.all_reduce(t, op=dist.ReduceOp.MIN)
     return bool(t)
@@ -67,15 +70,9 @@ def _comm_device():
     return torch.device('cuda', torch.cuda.current_device()) if dist.get_backend() == 'nccl' else torch.device('cpu')
 
 # %% ../nbs/03a_distributed.ipynb #f8cd7531
-@contextmanager
 def solo():
     "Inside, this process works alone: fastai gathers nothing across processes and `is_distributed()` is False."
-    old = os.environ.get('WORLD_SIZE')
-    os.environ['WORLD_SIZE'] = '1'
-    try: yield
-    finally:
-        if old is None: del os.environ['WORLD_SIZE']
-        else: os.environ['WORLD_SIZE'] = old
+    return modified_env(WORLD_SIZE='1')
 
 # %% ../nbs/03a_distributed.ipynb #6ff2e68c
 def per_process_bs(bs:int, world:int|None=None) -> int:

@@ -309,12 +309,15 @@ def _on_rank0(f):
     if err is not None: raise EvaError(err)
     return res
 
-def _start(config, resume, overwrite):
+def _start(config, resume, overwrite, world):
     "Check `config` and its data, create (or reopen) the run folder and save the config there; return the config."
     c = check_config(dataclasses.replace(config))
-    if not resume: cifar_root(c.data)   # bad data is a user error before any file is written
+    if not resume:
+        per_process_bs(c.bs, world); cifar_root(c.data)   # user errors, found before any file is written
     out = prepare_out(c, resume, overwrite)
-    if resume: c = check_config(load_config(out/'config.json', **{k: getattr(config, k) for k in ('data', 'num_workers')}))
+    if resume:
+        c = check_config(load_config(out/'config.json', **{k: getattr(config, k) for k in ('data', 'num_workers')}))
+        per_process_bs(c.bs, world)
     c.out = str(out)
     save_config(c, out/'config.json')
     return c
@@ -323,8 +326,7 @@ def run(config: RecipeConfig, resume=False, overwrite=False, show=False, quiet=F
     "Run the recipe of `config` into its run folder (extra callbacks `cbs` for the fit); return the results (also in `results.json`)."
     init_distributed()
     world, rank0, quiet = max(num_distrib(), 1), is_rank0(), quiet or not is_rank0()
-    per_process_bs(check_config(dataclasses.replace(config)).bs, world)
-    c = _on_rank0(lambda: _start(config, resume, overwrite))
+    c = _on_rank0(lambda: _start(config, resume, overwrite, world))
     out = Path(c.out)
     t0 = time.time()
     set_seed(c.seed + rank_distrib(), reproducible=True)   # DDP copies rank 0's initial weights to the others
