@@ -2,7 +2,8 @@
 
 The DataLoaders are `cifar_dls(test_data_path(), bs, item_tfms=<the 'seed' augmentation preset when
 eva_fastai.augment exists, else none>, subset=...)` (a stratified subset of the 50,000 training images; `--full` for
-all), the Learner `cifar_learner(dls, precision='auto')`, trained with `fit_schedule(learn, 1)`. Validation is
+all); with `--aug-on batch` the same preset runs on whole batches instead (`batch_tfms=batch_aug_tfms(...)`, the
+recipe's `aug_on='batch'`, which the `fast` preset uses), the Learner `cifar_learner(dls, precision='auto')`, trained with `fit_schedule(learn, 1)`. Validation is
 skipped: only the training phase is measured.
 
 Data time is the time the training loop waits for the next batch: the Learner's training DataLoader is wrapped (in
@@ -34,6 +35,8 @@ def parse_args(argv=None):
     p.add_argument('--full', action='store_true', help='all 50,000 training images')
     p.add_argument('--bs', type=int, default=512, help='batch size (default 512, the memory target\'s; the seed preset uses 128)')
     p.add_argument('--aug', default='seed', help="augmentation preset for eva_fastai.augment.aug_tfms; 'none' for none")
+    p.add_argument('--aug-on', default='auto', choices=('auto', 'items', 'batch'),
+                   help="augment the items (albumentations) or whole batches (torch); auto (the recipe's default): batch on a GPU")
     p.add_argument('--precision', default='auto', help='fp32, bf16 or auto (default auto, the recipe\'s)')
     p.add_argument('--arch', default='custom_resnet')
     p.add_argument('--lr', type=float, default=0.03)
@@ -43,6 +46,12 @@ def parse_args(argv=None):
     p.add_argument('--threads', type=int, default=None, help='torch.set_num_threads (default: torch default)')
     return p.parse_args(argv)
 
+
+def batch_tfms_of(preset):
+    "The batch transforms of `preset` from `eva_fastai.augment.batch_aug_tfms`, as a function of the stats, and a description."
+    if preset in (None, '', 'none'): return None, 'none'
+    from eva_fastai.augment import batch_aug_tfms
+    return (lambda stats: batch_aug_tfms(preset, stats=stats)), f'batch_aug_tfms({preset!r}, stats=<train stats>)'
 
 def seed_item_tfms(preset):
     "The item transforms of `preset` from `eva_fastai.augment.aug_tfms` (if the module exists) and a description."
@@ -92,7 +101,7 @@ def _timed_class(cls, tot, key):
 
 # the stages of a fastai DataLoader batch, in the order they run (only measurable in-process: num_workers=0)
 STAGES = {'create_item': 'item: cached image + label (type tfms)', 'after_item': 'item tfms (augmentation, ToTensor)',
-          'create_batch': 'collate', 'after_batch': 'batch tfms (IntToFloatTensor, Normalize)'}
+          'create_batch': 'collate', 'after_batch': 'batch tfms (IntToFloat, [augmentation,] Normalize)'}
 
 @contextlib.contextmanager
 def stage_times(dl, tot):
@@ -147,17 +156,19 @@ def main(argv=None):
     args = parse_args(argv)
     if args.threads: torch.set_num_threads(args.threads)
     subset = None if args.full else args.subset
-    item_tfms, aug_desc = seed_item_tfms(args.aug)
+    on_batch = args.aug_on == 'batch' or (args.aug_on == 'auto' and torch.cuda.is_available())
+    item_tfms, aug_desc = (None, 'none') if on_batch else seed_item_tfms(args.aug)
+    batch_tfms, batch_desc = batch_tfms_of(args.aug) if on_batch else (None, 'none')
     t0 = time.perf_counter()
     dls = cifar_dls(test_data_path(), bs=args.bs, item_tfms=item_tfms, subset=subset, test_subset=args.test_subset,
-                    num_workers=args.num_workers)
+                    num_workers=args.num_workers, batch_tfms=batch_tfms)
     learn = cifar_learner(dls, arch=args.arch, lr=args.lr, precision=args.precision)
     t_setup = time.perf_counter() - t0
     nw = default_workers() if args.num_workers is None else args.num_workers
     n_train = len(dls.train_ds)
     print(f'epoch: {n_train} training images ({"all" if subset is None else "stratified subset"}), bs={args.bs}, '
           f'{len(dls.train)} batches (drop_last), precision={learn.precision}, arch={args.arch}, num_workers={nw}')
-    print(f'item_tfms: {aug_desc}')
+    print(f'augmentation on the {"batch" if on_batch else "items"}: item_tfms {aug_desc}; batch_tfms {batch_desc}')
     print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, '
           f'load average: {" ".join(f"{x:.1f}" for x in os.getloadavg())}')
     print(f'setup (decode/cache, stats, DataLoaders, Learner): {t_setup:.1f} s, RSS {rss_mb():.0f} MB')

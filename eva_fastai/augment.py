@@ -18,7 +18,8 @@ from .data import EvaError, load_image
 
 # %% auto #0
 __all__ = ['SEED_MEAN', 'SEED_STD', 'aug_presets', 'AlbumentationsTransform', 'mean_fill', 'seed_preset', 'assignment_preset',
-           'none_preset', 'aug_tfms', 'show_augmentations']
+           'none_preset', 'aug_tfms', 'BatchPadCrop', 'BatchFlip', 'BatchRGBShift', 'BatchCutout', 'batch_tfms_from',
+           'batch_aug_tfms', 'show_augmentations']
 
 # %% ../nbs/01_augment.ipynb #464d0adb
 _as_subclass = torch._C.TensorBase.as_subclass   # torch's own: no fastai metadata copying (our items carry none), no torch-function overhead
@@ -109,6 +110,96 @@ def aug_tfms(preset, size=32, mean=SEED_MEAN, stats=None) -> list:
         raise EvaError(f"unknown augmentation preset {preset!r}; choose one of: {', '.join(aug_presets)}")
     tfms = aug_presets[preset](size, stats[0] if stats is not None else mean)
     return [AlbumentationsTransform(tfms)] if len(tfms.transforms) else []
+
+# %% ../nbs/01_augment.ipynb #7b5166ad
+def _dev_randint(hi, shape, x): return torch.randint(0, hi, shape, device=x.device)
+def _per_image(p, x):
+    "A boolean (n, 1, 1, 1) mask: which images of batch `x` get a transform applied with probability `p`."
+    return torch.rand(x.shape[0], 1, 1, 1, device=x.device) < p
+
+class BatchPadCrop(Transform):
+    "Reflect-pad (`REFLECT_101`) each image of a batch by `pad` pixels and take a random crop of the original size: `PadIfNeeded` + `RandomCrop`, vectorised."
+    order, split_idx = 35, 0   # after fastai's affine transforms (30), before Normalize (99); training only
+    def __init__(self, pad:int): super().__init__(); self.pad = pad
+    def encodes(self, x: TensorImage):
+        n, _, h, w = x.shape
+        p = self.pad
+        xp = F.pad(x.as_subclass(torch.Tensor), (p, p, p, p), mode='reflect')   # torch's 'reflect' is REFLECT_101
+        rows = (_dev_randint(2*p + 1, (n, 1), x) + torch.arange(h, device=x.device))[:, :, None]   # (n, h, 1)
+        cols = (_dev_randint(2*p + 1, (n, 1), x) + torch.arange(w, device=x.device))[:, None, :]   # (n, 1, w)
+        out = xp[torch.arange(n, device=x.device)[:, None, None], :, rows, cols]   # (n, h, w, c)
+        return TensorImage(out.permute(0, 3, 1, 2).contiguous())
+
+class BatchFlip(Transform):
+    "Mirror each image of a batch left to right with probability `p`: `HorizontalFlip`, vectorised and exact."
+    order, split_idx = 37, 0
+    def __init__(self, p=0.5): super().__init__(); self.p = p
+    def encodes(self, x: TensorImage): return TensorImage(torch.where(_per_image(self.p, x), x.flip(3), x))
+
+class BatchRGBShift(Transform):
+    "Shift each channel of an image by its own uniform amount in `ranges` (one `(lo, hi)` per channel, 0..1 units) and clip to 0..1, with probability `p` per image: `RGBShift`, vectorised."
+    order, split_idx = 40, 0
+    def __init__(self, ranges, p=0.5): super().__init__(); self.ranges, self.p = ranges, p
+    def encodes(self, x: TensorImage):
+        lo, hi = torch.tensor(self.ranges, dtype=x.dtype, device=x.device).view(-1, 2).unbind(1)   # (c,)
+        shift = lo[:, None, None] + (hi - lo)[:, None, None] * torch.rand(x.shape[0], len(lo), 1, 1, device=x.device, dtype=x.dtype)
+        return TensorImage((x + shift * _per_image(self.p, x)).clamp(0, 1))
+
+class BatchCutout(Transform):
+    "`holes` square holes of side `size`, each wholly inside the image, filled with `fill` (per channel, 0..1), with probability `p` per image: `CoarseDropout`, vectorised."
+    order, split_idx = 45, 0
+    def __init__(self, holes:int, size:int, fill=0., p=1.):
+        super().__init__(); self.holes, self.size, self.fill, self.p = holes, size, fill, p
+    def encodes(self, x: TensorImage):
+        n, _, h, w = x.shape
+        s = min(self.size, h, w)
+        y0, x0 = (_dev_randint(m - s + 1, (n, self.holes, 1), x) for m in (h, w))   # top-left corners
+        ys, xs = torch.arange(h, device=x.device), torch.arange(w, device=x.device)
+        rows, cols = (ys >= y0) & (ys < y0 + s), (xs >= x0) & (xs < x0 + s)          # (n, holes, h), (n, holes, w)
+        mask = (rows[..., :, None] & cols[..., None, :]).any(1)[:, None] & _per_image(self.p, x)   # (n, 1, h, w)
+        fill = torch.as_tensor(self.fill, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+        return TensorImage(torch.where(mask, fill, x))
+
+# %% ../nbs/01_augment.ipynb #2c3c7407
+def _limits(r): return (-r, r) if np.isscalar(r) else tuple(r)
+
+def batch_tfms_from(tfms, size:int) -> list:
+    "fastai batch transforms that augment `size`-pixel images as the albumentations pipeline `tfms` does; `EvaError` for a transform without a batch version."
+    leaves = _leaves(tfms if isinstance(tfms, A.BaseCompose) else A.Compose(list(L(tfms))))
+    out, i = [], 0
+    def refuse(t, why=''):
+        raise EvaError(f"{type(t).__name__}{why} has no batch version (supported: Rotate, HorizontalFlip, "
+                       "PadIfNeeded + RandomCrop, RGBShift, CoarseDropout); augment on the items instead (--aug-on items)")
+    while i < len(leaves):
+        t = leaves[i]
+        if isinstance(t, A.Rotate):
+            lo, hi = _limits(t.limit)
+            if lo != -hi or t.border_mode != cv2.BORDER_REFLECT_101: refuse(t, ' with an asymmetric limit or a non-reflecting border')
+            out.append(Rotate(max_deg=hi, p=t.p, pad_mode=PadMode.Reflection))
+        elif isinstance(t, A.HorizontalFlip): out.append(BatchFlip(p=t.p))
+        elif isinstance(t, A.PadIfNeeded):
+            crop = leaves[i + 1] if i + 1 < len(leaves) else None
+            pad = (t.min_height - size) // 2
+            if not (isinstance(crop, A.RandomCrop) and (crop.height, crop.width) == (size, size) and pad > 0 and
+                    (t.min_height, t.min_width) == (size + 2*pad,) * 2 and t.border_mode == cv2.BORDER_REFLECT_101 and t.p == 1):
+                refuse(t, ' other than a symmetric reflect pad followed by a RandomCrop back to the image size')
+            out.append(BatchPadCrop(pad)); i += 1
+        elif isinstance(t, A.RGBShift) and t.spatial_mode == 'constant' and t.noise_type == 'uniform':
+            out.append(BatchRGBShift([tuple(r) for r in t.noise_params['ranges']], p=t.p))
+        elif isinstance(t, A.CoarseDropout):
+            (k, k2), (hh, hh2), (hw, hw2) = t.num_holes_range, t.hole_height_range, t.hole_width_range
+            if not (k == k2 and hh == hh2 == hw == hw2 and isinstance(hh, int)):
+                refuse(t, ' with random hole counts or sizes, or non-square holes')
+            out.append(BatchCutout(k, hh, fill=tuple(np.array(L(t.fill), dtype=np.float32) / 255), p=t.p))
+        else: refuse(t)
+        i += 1
+    return out
+
+def batch_aug_tfms(preset, size=32, mean=SEED_MEAN, stats=None) -> list:
+    "The batch transforms of augmentation `preset` (a name in `aug_presets`) at image `size`: the augmentations of `aug_tfms(preset, ...)`, on whole batches."
+    if not isinstance(preset, str) or preset not in aug_presets:
+        raise EvaError(f"unknown augmentation preset {preset!r}; choose one of: {', '.join(aug_presets)}")
+    return batch_tfms_from(aug_presets[preset](size, stats[0] if stats is not None else mean), size)
 
 # %% ../nbs/01_augment.ipynb #12f771b2
 def _hwc_uint8(img) -> np.ndarray:

@@ -219,8 +219,8 @@ def _drop_bad(files, bad, strict, what):
     return L(files)[keep]
 
 def cifar_dls(data=None, bs=128, item_tfms=None, size=32, subset=None, test_subset=None, seed=42,
-              stats=None, num_workers=None, strict=False, device=None, cache=None) -> DataLoaders:
-    "fastai `DataLoaders` over `train/` and `test/` of `data` (see `cifar_root`), uint8 items, normalised batches; `item_tfms` may be a function of the training `(mean, std)`."
+              stats=None, num_workers=None, strict=False, device=None, cache=None, batch_tfms=None) -> DataLoaders:
+    "fastai `DataLoaders` over `train/` and `test/` of `data` (see `cifar_root`), uint8 items, normalised batches; `item_tfms` and `batch_tfms` may be functions of the training `(mean, std)`."
     root = cifar_root(data)
     trn, tst, vocab = cifar_items(root, subset, test_subset, seed)
     store = ImageStore()
@@ -236,10 +236,11 @@ def cifar_dls(data=None, bs=128, item_tfms=None, size=32, subset=None, test_subs
     if stats is None:
         stats = dataset_stats(tr_arr if len(tr_good) == len(tr_arr) else tr_arr[tr_good], tr_key, cache)
     if callable(item_tfms) and not isinstance(item_tfms, Transform): item_tfms = item_tfms(stats)
+    if callable(batch_tfms) and not isinstance(batch_tfms, Transform): batch_tfms = batch_tfms(stats)
     img_block = TransformBlock(type_tfms=CachedImage(size, store), batch_tfms=IntToFloatTensor)
     dblock = DataBlock(blocks=(img_block, CategoryBlock(vocab=vocab)), get_y=parent_label,
                        splitter=GrandparentSplitter(train_name='train', valid_name='test'),
-                       item_tfms=item_tfms, batch_tfms=Normalize.from_stats(*stats))
+                       item_tfms=item_tfms, batch_tfms=[*L(batch_tfms), Normalize.from_stats(*stats)])
     # Every fastai block adds `ToTensor`; our items are tensors already, and its type dispatch costs ~100 us an item.
     dblock.item_tfms = L(t for t in dblock.item_tfms if not isinstance(t, ToTensor))
     nw = default_workers() if num_workers is None else num_workers

@@ -25,8 +25,8 @@ from .plots import *
 # %% auto #0
 __all__ = ['presets', 'RecipeConfig', 'preset_config', 'check_config', 'save_config', 'config_dict', 'load_config', 'prepare_out',
            'atomic_torch_save', 'AtomicSaveModel', 'run_epoch', 'EpochCheckpoint', 'load_checkpoint', 'RunCSVLogger',
-           'Throughput', 'keep_record', 'evaluate', 'StopOnNaN', 'TrainingError', 'RunInterrupted', 'build', 'run',
-           'recipe_figures', 'write_report']
+           'Throughput', 'keep_record', 'evaluate', 'StopOnNaN', 'TrainingError', 'RunInterrupted', 'aug_on_batch',
+           'build', 'run', 'recipe_figures', 'write_report']
 
 # %% ../nbs/05_recipe.ipynb #d5479c3b
 @dataclass
@@ -34,6 +34,7 @@ class RecipeConfig:
     "Every setting of a run. The defaults are the seed notebook's (see `presets`)."
     arch: str = 'custom_resnet'        # model, a name in `eva_fastai.models.archs`
     aug: str = 'seed'                  # augmentation preset, a name in `eva_fastai.augment.aug_presets`
+    aug_on: str = 'auto'               # augment the 'items' (albumentations, CPU), the 'batch' (torch, on the device) or 'auto': batch on a GPU
     bs: int = 128                      # batch size
     epochs: int = 25                   # training epochs
     lr_max: float|str = 0.03           # peak learning rate, or 'find' to take the LR finder's suggestion
@@ -76,6 +77,7 @@ def preset_config(name='seed', **overrides) -> RecipeConfig:
 
 # %% ../nbs/05_recipe.ipynb #61c9c115
 _precisions = ('auto', 'fp32', 'bf16', 'fp16')
+_aug_ons = ('auto', 'items', 'batch')
 
 def check_config(c: RecipeConfig) -> RecipeConfig:
     "Raise `EvaError` for the first invalid setting of `c`; return `c`."
@@ -90,6 +92,7 @@ def check_config(c: RecipeConfig) -> RecipeConfig:
     if c.aug not in aug_presets: bad('aug', f"one of {', '.join(aug_presets)}")
     if c.schedule not in schedules: bad('schedule', f"one of {', '.join(schedules)}")
     if c.precision not in _precisions: bad('precision', f"one of {', '.join(_precisions)}")
+    if c.aug_on not in _aug_ons: bad('aug_on', f"one of {', '.join(_aug_ons)}")
     if c.suggestion not in ('valley', 'slide', 'minimum', 'steep'): bad('suggestion', 'one of valley, slide, minimum, steep')
     if isinstance(c.lr_max, str):
         if c.lr_max != 'find':
@@ -288,16 +291,23 @@ def _write_json(path, d):
     tmp = Path(path).with_name(f'.{Path(path).name}.tmp{os.getpid()}')
     tmp.write_text(json.dumps(d, indent=2, default=str)); os.replace(tmp, path)
 
+def aug_on_batch(c: RecipeConfig) -> bool:
+    "Whether config `c` augments whole batches on the device (`aug_on='batch'`, or 'auto' with a GPU) rather than items."
+    return c.aug_on == 'batch' or (c.aug_on == 'auto' and torch.cuda.is_available())
+
 def build(c: RecipeConfig):
     "The DataLoaders and Learner of config `c` (no training)."
-    dls = cifar_dls(c.data, bs=c.bs, item_tfms=lambda stats: aug_tfms(c.aug, c.size, stats=stats), size=c.size, subset=c.subset,
+    on_batch = aug_on_batch(c)
+    aug = lambda tfms: (lambda stats: tfms(c.aug, c.size, stats=stats))
+    dls = cifar_dls(c.data, bs=c.bs, item_tfms=None if on_batch else aug(aug_tfms), size=c.size, subset=c.subset,
+                    batch_tfms=aug(batch_aug_tfms) if on_batch else None,
                     test_subset=c.test_subset, seed=c.seed, num_workers=c.num_workers, strict=c.strict)
     learn = cifar_learner(dls, arch=c.arch, lr=c.lr_max if not isinstance(c.lr_max, str) else 1e-3, wd=c.wd, mom=c.momentum,
                           nesterov=c.nesterov, label_smoothing=c.label_smoothing, precision=c.precision,
                           channels_last=c.channels_last)
     return dls, learn
 
-# %% ../nbs/05_recipe.ipynb #3a5ee541
+# %% ../nbs/05_recipe.ipynb #211b7123
 def _on_rank0(f):
     "`f()` run by rank 0 alone, its result in every process; an `EvaError` of rank 0 is raised in every process."
     res = err = None
@@ -382,6 +392,7 @@ def run(config: RecipeConfig, resume=False, overwrite=False, show=False, quiet=F
                # DDP keeps the processes in step, so the run's rate is the sum of theirs
                'train_img_per_s': round(sum(p['img_per_s'] for p in procs), 1), 'n_params': n_params(learn.model),
                'n_train': len(dls.train_ds), 'precision': learn.precision, 'device': str(dls.device),
+               'aug_on': 'batch' if aug_on_batch(c) else 'items',
                'world_size': world, 'bs': c.bs, 'processes': procs,
                'versions': _versions(), 'preset': c.preset, 'history': [dict(zip(['epoch', *rec.metric_names[1:-1]], [i, *map(float, v)])) for i, v in enumerate(rec.values)]}
     if not rank0: return results
@@ -420,7 +431,8 @@ def write_report(c: RecipeConfig, results: dict, out) -> Path:
             ('test loss', f"{results['test_loss']:.4f}"), ('epochs', results['epochs']), ('peak LR', f"{results['lr_max']:.4g}"),
             ('train images / s', results['train_img_per_s']), ('wall time', f"{results['wall_time_s']/60:.1f} min"),
             ('parameters', f"{results['n_params']:,}"), ('train / test images', f"{results['n_train']} / {results['n_test']}"),
-            ('precision, device', f"{results['precision']}, {results['device']}")]
+            ('precision, device', f"{results['precision']}, {results['device']}"),
+            ('augmentation', f"{c.aug}, on the {results.get('aug_on', 'items')}")]
     md = [f"# eva_fastai run: {out.name}", '', '| result | value |', '|---|---|', *[f'| {k} | {v} |' for k, v in rows], '']
     if results.get('lr_find'): md += ['LR finder suggestions: ' + ', '.join(f'{k} {v:.2e}' for k, v in results['lr_find'].items()), '']
     md += ['## Plots', ''] + [f'![{p[:-4]}]({p})' for p in sorted(o.name for o in out.glob('*.png'))] + ['']
