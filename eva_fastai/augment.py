@@ -18,8 +18,8 @@ from .data import EvaError, load_image
 
 # %% auto #0
 __all__ = ['SEED_MEAN', 'SEED_STD', 'aug_presets', 'AlbumentationsTransform', 'mean_fill', 'seed_preset', 'assignment_preset',
-           'none_preset', 'aug_tfms', 'BatchPadCrop', 'BatchFlip', 'BatchRGBShift', 'BatchCutout', 'batch_tfms_from',
-           'batch_aug_tfms', 'show_augmentations']
+           'none_preset', 'aug_pipeline', 'aug_tfms', 'BatchPadCrop', 'BatchFlip', 'BatchRGBShift', 'BatchCutout',
+           'batch_tfms_from', 'batch_aug_tfms', 'show_augmentations']
 
 # %% ../nbs/01_augment.ipynb #464d0adb
 _as_subclass = torch._C.TensorBase.as_subclass   # torch's own: no fastai metadata copying (our items carry none), no torch-function overhead
@@ -104,11 +104,15 @@ def none_preset(size=32, mean=SEED_MEAN) -> A.Compose:
 aug_presets = {'seed': seed_preset, 'assignment': assignment_preset, 'none': none_preset}
 
 # %% ../nbs/01_augment.ipynb #9c16db70
-def aug_tfms(preset, size=32, mean=SEED_MEAN, stats=None) -> list:
-    "The item transforms of augmentation `preset` (a name in `aug_presets`) at image `size`; cutout fills with the mean of `stats` if given, else `mean`."
+def aug_pipeline(preset, size=32, mean=SEED_MEAN, stats=None) -> A.Compose:
+    "The albumentations pipeline of augmentation `preset` (a name in `aug_presets`) at image `size`; cutout fills with the mean of `stats` if given, else `mean`."
     if not isinstance(preset, str) or preset not in aug_presets:
         raise EvaError(f"unknown augmentation preset {preset!r}; choose one of: {', '.join(aug_presets)}")
-    tfms = aug_presets[preset](size, stats[0] if stats is not None else mean)
+    return aug_presets[preset](size, stats[0] if stats is not None else mean)
+
+def aug_tfms(preset, size=32, mean=SEED_MEAN, stats=None) -> list:
+    "The item transforms of augmentation `preset` (a name in `aug_presets`) at image `size`; cutout fills with the mean of `stats` if given, else `mean`."
+    tfms = aug_pipeline(preset, size, mean, stats)
     return [AlbumentationsTransform(tfms)] if len(tfms.transforms) else []
 
 # %% ../nbs/01_augment.ipynb #7b5166ad
@@ -197,9 +201,7 @@ def batch_tfms_from(tfms, size:int) -> list:
 
 def batch_aug_tfms(preset, size=32, mean=SEED_MEAN, stats=None) -> list:
     "The batch transforms of augmentation `preset` (a name in `aug_presets`) at image `size`: the augmentations of `aug_tfms(preset, ...)`, on whole batches."
-    if not isinstance(preset, str) or preset not in aug_presets:
-        raise EvaError(f"unknown augmentation preset {preset!r}; choose one of: {', '.join(aug_presets)}")
-    return batch_tfms_from(aug_presets[preset](size, stats[0] if stats is not None else mean), size)
+    return batch_tfms_from(aug_pipeline(preset, size, mean, stats), size)
 
 # %% ../nbs/01_augment.ipynb #12f771b2
 def _hwc_uint8(img) -> np.ndarray:
