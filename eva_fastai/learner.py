@@ -26,7 +26,7 @@ import fastai.callback.progress, fastai.callback.hook  # Learner.no_bar, Learner
 # %% auto #0
 __all__ = ['schedules', 'BF16Autocast', 'ChannelsLastBatch', 'cpu_bf16_native', 'resolve_precision', 'precision_cbs',
            'sgd_nesterov', 'cifar_learner', 'torch_one_cycle_lr', 'sched_torch_one_cycle', 'sched_stepped',
-           'sched_eva_linear', 'lr_schedule', 'mom_schedule', 'ResumeAt', 'fit_schedule', 'find_lr',
+           'sched_eva_linear', 'lr_schedule', 'mom_schedule', 'ResumeAt', 'fit_schedule', 'lr_suggestions', 'find_lr',
            'lr_range_test_acc']
 
 # %% ../nbs/03_learner.ipynb #5596a213
@@ -212,16 +212,13 @@ def fit_eva_one_cycle(self:Learner, n_epoch:int, lr_max=None, peak_epoch:float=5
 # %% ../nbs/03_learner.ipynb #246abee3
 _suggest_funcs = {'valley': valley, 'slide': slide, 'minimum': minimum, 'steep': steep}
 
-def find_lr(learn:Learner, start_lr:float=1e-7, end_lr:float=100, num_it:int=100, stop_div:bool=True,
-            suggest:str='valley', show_plot:bool=False) -> tuple:
-    "fastai's LR finder (exponential steps), model restored; returns `(suggested lr, {suggestion name: lr})`."
-    if suggest not in _suggest_funcs: raise EvaError(f"unknown LR suggestion {suggest!r}; choose one of: {', '.join(_suggest_funcs)}")
-    if not 0 < start_lr < end_lr: raise EvaError(f"need 0 < start_lr < end_lr, got {start_lr}, {end_lr}")
-    learn.lr_find(start_lr=start_lr, end_lr=end_lr, num_it=num_it, stop_div=stop_div, show_plot=False, suggest_funcs=None)
-    lrs, losses = tensor(learn.recorder.lrs[num_it // 10:-5]), tensor(learn.recorder.losses[num_it // 10:-5])
-    nan = torch.nonzero(torch.isnan(losses.view(-1)))
+def lr_suggestions(lrs, losses, num_it:int) -> tuple:
+    "fastai's LR suggestions on an LR-finder curve cut at its lowest loss: `({name: lr}, [(name, (lr, loss)), ...])`."
+    lrs, losses = tensor(lrs).float(), tensor(losses).float()
+    nan = torch.nonzero(~torch.isfinite(losses.view(-1)))
     if len(nan): lrs, losses = lrs[:nan.min()], losses[:nan.min()]
-    if len(lrs) < 2: raise EvaError(f"the LR finder diverged after {len(learn.recorder.lrs)} iterations; lower start_lr or raise num_it")
+    if len(losses): lrs, losses = lrs[:int(losses.argmin()) + 1], losses[:int(losses.argmin()) + 1]
+    if len(lrs) < 2: raise EvaError(f"the LR finder's loss never fell; lower start_lr or raise num_it")
     sugg, pnts = {}, []
     for name, func in _suggest_funcs.items():
         try: lr, pnt = func(lrs, losses, num_it)
@@ -229,6 +226,18 @@ def find_lr(learn:Learner, start_lr:float=1e-7, end_lr:float=100, num_it:int=100
             warnings.warn(f"LR suggestion {name!r} skipped: {e!r}"); continue
         if math.isfinite(lr): sugg[name], pnts = float(lr), pnts + [(name, pnt)]
     if not sugg: raise EvaError("no LR suggestion could be computed; raise num_it or widen start_lr..end_lr")
+    return sugg, pnts
+
+# %% ../nbs/03_learner.ipynb #32356cff
+def find_lr(learn:Learner, start_lr:float=1e-7, end_lr:float=100, num_it:int=100, stop_div:bool=True,
+            suggest:str='valley', show_plot:bool=False) -> tuple:
+    "fastai's LR finder (exponential steps), model restored; returns `(suggested lr, {suggestion name: lr})`."
+    if suggest not in _suggest_funcs: raise EvaError(f"unknown LR suggestion {suggest!r}; choose one of: {', '.join(_suggest_funcs)}")
+    if not 0 < start_lr < end_lr: raise EvaError(f"need 0 < start_lr < end_lr, got {start_lr}, {end_lr}")
+    learn.lr_find(start_lr=start_lr, end_lr=end_lr, num_it=num_it, stop_div=stop_div, show_plot=False, suggest_funcs=None)
+    lrs, losses = learn.recorder.lrs[num_it // 10:-5], learn.recorder.losses[num_it // 10:-5]
+    if len(lrs) < 2: raise EvaError(f"the LR finder diverged after {len(learn.recorder.lrs)} iterations; lower start_lr or raise num_it")
+    sugg, pnts = lr_suggestions(lrs, losses, num_it)
     if show_plot: learn.recorder.plot_lr_find(suggestions=[p for _, p in pnts], nms=[n for n, _ in pnts])
     return sugg.get(suggest, next(iter(sugg.values()))), sugg
 
