@@ -24,10 +24,10 @@ from .models import create_model
 import fastai.callback.progress, fastai.callback.hook  # Learner.no_bar, Learner.summary
 
 # %% auto #0
-__all__ = ['schedules', 'BF16Autocast', 'ChannelsLastBatch', 'cpu_bf16_native', 'resolve_precision', 'precision_cbs',
-           'sgd_nesterov', 'cifar_learner', 'torch_one_cycle_lr', 'sched_torch_one_cycle', 'sched_stepped',
-           'sched_eva_linear', 'lr_schedule', 'mom_schedule', 'ResumeAt', 'fit_schedule', 'lr_suggestions', 'find_lr',
-           'lr_range_test_acc']
+__all__ = ['schedules', 'lr_suggest_funcs', 'BF16Autocast', 'ChannelsLastBatch', 'cpu_bf16_native', 'resolve_precision',
+           'precision_cbs', 'sgd_nesterov', 'cifar_learner', 'torch_one_cycle_lr', 'sched_torch_one_cycle',
+           'sched_stepped', 'sched_eva_linear', 'lr_schedule', 'mom_schedule', 'ResumeAt', 'fit_schedule', 'edge',
+           'lr_suggestions', 'find_lr', 'lr_range_test_acc']
 
 # %% ../nbs/03_learner.ipynb #5596a213
 class BF16Autocast(Callback):
@@ -210,7 +210,12 @@ def fit_eva_one_cycle(self:Learner, n_epoch:int, lr_max=None, peak_epoch:float=5
                  step_per_epoch=step_per_epoch, wd=wd, cbs=cbs, reset_opt=reset_opt, start_epoch=start_epoch)
 
 # %% ../nbs/03_learner.ipynb #246abee3
-_suggest_funcs = {'valley': valley, 'slide': slide, 'minimum': minimum, 'steep': steep}
+def edge(lrs, losses, num_it):
+    "The LR of the lowest loss, where the loss stops falling: the upper bound of Smith's LR range test."
+    i = int(torch.as_tensor(losses).argmin())
+    return float(lrs[i]), (float(lrs[i]), float(losses[i]))
+
+lr_suggest_funcs = {'valley': valley, 'slide': slide, 'minimum': minimum, 'steep': steep, 'edge': edge}
 
 def lr_suggestions(lrs, losses, num_it:int) -> tuple:
     "fastai's LR suggestions on an LR-finder curve cut at its lowest loss: `({name: lr}, [(name, (lr, loss)), ...])`."
@@ -220,7 +225,7 @@ def lr_suggestions(lrs, losses, num_it:int) -> tuple:
     if len(losses): lrs, losses = lrs[:int(losses.argmin()) + 1], losses[:int(losses.argmin()) + 1]
     if len(lrs) < 2: raise EvaError(f"the LR finder's loss never fell; lower start_lr or raise num_it")
     sugg, pnts = {}, []
-    for name, func in _suggest_funcs.items():
+    for name, func in lr_suggest_funcs.items():
         try: lr, pnt = func(lrs, losses, num_it)
         except Exception as e:
             warnings.warn(f"LR suggestion {name!r} skipped: {e!r}"); continue
@@ -232,7 +237,7 @@ def lr_suggestions(lrs, losses, num_it:int) -> tuple:
 def find_lr(learn:Learner, start_lr:float=1e-7, end_lr:float=100, num_it:int=100, stop_div:bool=True,
             suggest:str='valley', show_plot:bool=False) -> tuple:
     "fastai's LR finder (exponential steps), model restored; returns `(suggested lr, {suggestion name: lr})`."
-    if suggest not in _suggest_funcs: raise EvaError(f"unknown LR suggestion {suggest!r}; choose one of: {', '.join(_suggest_funcs)}")
+    if suggest not in lr_suggest_funcs: raise EvaError(f"unknown LR suggestion {suggest!r}; choose one of: {', '.join(lr_suggest_funcs)}")
     if not 0 < start_lr < end_lr: raise EvaError(f"need 0 < start_lr < end_lr, got {start_lr}, {end_lr}")
     learn.lr_find(start_lr=start_lr, end_lr=end_lr, num_it=num_it, stop_div=stop_div, show_plot=False, suggest_funcs=None)
     lrs, losses = learn.recorder.lrs[num_it // 10:-5], learn.recorder.losses[num_it // 10:-5]

@@ -39,7 +39,7 @@ class RecipeConfig:
     epochs: int = 25                   # training epochs
     lr_max: float|str = 0.03           # peak learning rate, or 'find' to take the LR finder's suggestion
     lr_find: bool = True               # run the LR finder first (its plot and suggestions go in the report)
-    suggestion: str = 'valley'         # the LR finder suggestion 'find' takes: valley, slide, minimum or steep
+    suggestion: str = 'valley'         # the LR finder suggestion 'find' takes: valley, slide, minimum, steep or edge
     schedule: str = 'seed'             # 'seed' (OneCycleLR stepped per epoch), 'one_cycle' (fastai, per batch) or 'linear'
     pct_start: float = 0.2             # fraction of the epochs spent warming up to `lr_max`
     div: float = 25.                   # start LR = lr_max / div
@@ -64,7 +64,8 @@ class RecipeConfig:
 # %% ../nbs/05_recipe.ipynb #03d0e0b4
 presets = {
     'seed': dict(),
-    'assignment': dict(epochs=24, bs=512, schedule='linear', pct_start=5/24, div=10., lr_max='find', aug='assignment'),
+    'assignment': dict(epochs=24, bs=512, schedule='linear', pct_start=5/24, div=10., lr_max='find', suggestion='edge',
+                       aug='assignment'),
     'fast': dict(arch='resnet9', epochs=24, bs=512, schedule='one_cycle', pct_start=5/24, div=10., lr_max=0.4, wd=5e-4,
                  label_smoothing=0.2, aug='assignment'),
     'smoke': dict(epochs=2, subset=2000, test_subset=1000, schedule='one_cycle', arch='resnet9', lr_max=0.1, bs=64),
@@ -93,7 +94,7 @@ def check_config(c: RecipeConfig) -> RecipeConfig:
     if c.schedule not in schedules: bad('schedule', f"one of {', '.join(schedules)}")
     if c.precision not in _precisions: bad('precision', f"one of {', '.join(_precisions)}")
     if c.aug_on not in _aug_ons: bad('aug_on', f"one of {', '.join(_aug_ons)}")
-    if c.suggestion not in ('valley', 'slide', 'minimum', 'steep'): bad('suggestion', 'one of valley, slide, minimum, steep')
+    if c.suggestion not in lr_suggest_funcs: bad('suggestion', f"one of {', '.join(lr_suggest_funcs)}")
     if isinstance(c.lr_max, str):
         if c.lr_max != 'find':
             try: c.lr_max = float(c.lr_max)
