@@ -27,7 +27,7 @@ import fastai.callback.progress, fastai.callback.hook  # Learner.no_bar, Learner
 __all__ = ['schedules', 'lr_suggest_funcs', 'BF16Autocast', 'ChannelsLastBatch', 'cpu_bf16_native', 'resolve_precision',
            'precision_cbs', 'sgd_nesterov', 'cifar_learner', 'torch_one_cycle_lr', 'sched_torch_one_cycle',
            'sched_stepped', 'sched_eva_linear', 'lr_schedule', 'mom_schedule', 'ResumeAt', 'fit_schedule', 'edge',
-           'lr_suggestions', 'find_lr', 'lr_range_test_acc']
+           'lr_suggestions', 'pick_suggestion', 'find_lr', 'lr_range_test_acc']
 
 # %% ../nbs/03_learner.ipynb #5596a213
 class BF16Autocast(Callback):
@@ -222,8 +222,8 @@ def lr_suggestions(lrs, losses, num_it:int) -> tuple:
     lrs, losses = tensor(lrs).float(), tensor(losses).float()
     nan = torch.nonzero(~torch.isfinite(losses.view(-1)))
     if len(nan): lrs, losses = lrs[:nan.min()], losses[:nan.min()]
-    if len(losses): lrs, losses = lrs[:int(losses.argmin()) + 1], losses[:int(losses.argmin()) + 1]
-    if len(lrs) < 2: raise EvaError(f"the LR finder's loss never fell; lower start_lr or raise num_it")
+    if len(losses): end = int(losses.argmin()) + 1; lrs, losses = lrs[:end], losses[:end]
+    if len(lrs) < 2: raise EvaError("the LR finder's loss never fell; lower start_lr or raise num_it")
     sugg, pnts = {}, []
     for name, func in lr_suggest_funcs.items():
         try: lr, pnt = func(lrs, losses, num_it)
@@ -234,6 +234,15 @@ def lr_suggestions(lrs, losses, num_it:int) -> tuple:
     return sugg, pnts
 
 # %% ../nbs/03_learner.ipynb #32356cff
+def pick_suggestion(sugg:dict, name:str) -> float:
+    "The LR suggestion `name` from `sugg`, or (with a warning) the first one computed when `name` is missing."
+    if not sugg: raise EvaError("no LR suggestion to choose from; run the LR finder again with a larger num_it")
+    if name in sugg: return float(sugg[name])
+    first = next(iter(sugg))
+    warnings.warn(f"LR suggestion {name!r} could not be computed on this curve; using {first!r} ({sugg[first]:.2e})")
+    return float(sugg[first])
+
+# %% ../nbs/03_learner.ipynb #c5ee4d07
 def find_lr(learn:Learner, start_lr:float=1e-7, end_lr:float=100, num_it:int=100, stop_div:bool=True,
             suggest:str='valley', show_plot:bool=False) -> tuple:
     "fastai's LR finder (exponential steps), model restored; returns `(suggested lr, {suggestion name: lr})`."
@@ -244,7 +253,7 @@ def find_lr(learn:Learner, start_lr:float=1e-7, end_lr:float=100, num_it:int=100
     if len(lrs) < 2: raise EvaError(f"the LR finder diverged after {len(learn.recorder.lrs)} iterations; lower start_lr or raise num_it")
     sugg, pnts = lr_suggestions(lrs, losses, num_it)
     if show_plot: learn.recorder.plot_lr_find(suggestions=[p for _, p in pnts], nms=[n for n, _ in pnts])
-    return sugg.get(suggest, next(iter(sugg.values()))), sugg
+    return pick_suggestion(sugg, suggest), sugg
 
 # %% ../nbs/03_learner.ipynb #12d92a64
 class _RangeRun(Callback):

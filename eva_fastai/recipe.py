@@ -359,7 +359,7 @@ def run(config: RecipeConfig, resume=False, overwrite=False, show=False, quiet=F
         if c.lr_find or lr == 'find':
             def _find():
                 _, finder = find_lr(learn)
-                chosen = float(finder.get(c.suggestion) or next(iter(finder.values()))) if lr == 'find' else lr
+                chosen = pick_suggestion(finder, c.suggestion) if lr == 'find' else lr
                 try: save_figures({'lr_find': plot_lr_find(learn, finder, chosen=chosen)}, out)
                 except Exception as e: warnings.warn(f'LR finder plot failed: {e}')
                 return chosen, finder
