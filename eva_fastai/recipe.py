@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
 import numpy as np, torch
 from fastai.vision.all import *
-from fastai.callback.tracker import SaveModelCallback, TerminateOnNaNCallback
+from fastai.callback.tracker import TrackerCallback, SaveModelCallback, TerminateOnNaNCallback
 from fastai.callback.progress import CSVLogger, ShowGraphCallback
 from .data import *
 from .augment import *
@@ -24,7 +24,7 @@ from .plots import *
 
 # %% auto #0
 __all__ = ['presets', 'RecipeConfig', 'preset_config', 'check_config', 'save_config', 'config_dict', 'load_config', 'prepare_out',
-           'atomic_torch_save', 'AtomicSaveModel', 'run_epoch', 'EpochCheckpoint', 'load_checkpoint', 'RunCSVLogger',
+           'atomic_torch_save', 'run_epoch', 'AtomicSaveModel', 'EpochCheckpoint', 'load_checkpoint', 'RunCSVLogger',
            'Throughput', 'keep_record', 'evaluate', 'StopOnNaN', 'TrainingError', 'RunInterrupted', 'aug_on_batch',
            'build', 'run', 'recipe_figures', 'write_report']
 
@@ -168,12 +168,24 @@ def atomic_torch_save(obj, path):
     tmp = path.with_name(f'.{path.name}.tmp{os.getpid()}')
     torch.save(obj, tmp); os.replace(tmp, path)
 
+def run_epoch(learn) -> int:
+    "The epoch of the whole run that `learn` is in: a resumed fit (`ResumeAt`) counts from where it started."
+    return learn.epoch + (learn.resume_at.start_epoch if hasattr(learn, 'resume_at') else 0)
+
 class AtomicSaveModel(SaveModelCallback):
     "fastai's `SaveModelCallback` (best by `monitor`), saved atomically, leaving the final weights in place at the end."
+    def __init__(self, monitor='valid_loss', fname='best', best:float|None=None):
+        super().__init__(monitor=monitor, fname=fname, reset_on_fit=best is None)
+        self.best = best   # a resumed run keeps its best so far: a worse epoch after --resume must not overwrite it
     def _save(self, name):
         state = {'model': get_model(self.model).state_dict()}
         atomic_torch_save(state, self.path/self.model_dir/f'{name}.pth')
         self.last_saved_path = self.path/self.model_dir/f'{name}.pth'
+    def after_epoch(self):
+        TrackerCallback.after_epoch(self)
+        if self.new_best:
+            print(f'Better model found at epoch {run_epoch(self.learn)} with {self.monitor} value: {self.best:.4f}.')
+            self._save(self.fname)
     def after_fit(self, **kwargs): pass
 
 # %% ../nbs/05_recipe.ipynb #897cc2d7
@@ -183,14 +195,11 @@ def _rng_state(): return {'torch': torch.get_rng_state(), 'numpy': np.random.get
 def _set_rng_state(s):
     torch.set_rng_state(s['torch']); np.random.set_state(s['numpy']); random.setstate(s['random'])
 
-def run_epoch(learn) -> int:
-    "The epoch of the whole run that `learn` is in: a resumed fit (`ResumeAt`) counts from where it started."
-    return learn.epoch + (learn.resume_at.start_epoch if hasattr(learn, 'resume_at') else 0)
-
 class EpochCheckpoint(Callback):
     "After each completed epoch, atomically save everything `--resume` needs to continue at the same schedule position."
     order = 70
-    def __init__(self, fname, extra=None, history=None): self.fname, self.extra, self.history = Path(fname), extra or {}, history
+    def __init__(self, fname, extra=None, history=None, t0=None):
+        self.fname, self.extra, self.history, self.t0 = Path(fname), extra or {}, history, t0
     def after_epoch(self):
         rec = self.learn.recorder
         hist = {k: list(self.history[k]) + list(getattr(rec, k)) for k in _rec_attrs} if self.history else {k: list(getattr(rec, k)) for k in _rec_attrs}
@@ -199,7 +208,9 @@ class EpochCheckpoint(Callback):
         atomic_torch_save({'model': get_model(self.model).state_dict(), 'opt': self.opt.state_dict(),
                            'epoch': run_epoch(self.learn), 'n_epoch': self.n_epoch, 'history': {**hist, 'hps': hps},
                            'metric_names': list(rec.metric_names), 'rng': _rng_state(),
-                           'dl_rng': getattr(self.dls.train, 'dl', self.dls.train).rng.getstate(), **self.extra}, self.fname)
+                           'dl_rng': getattr(self.dls.train, 'dl', self.dls.train).rng.getstate(),
+                           'best': getattr(getattr(self.learn, 'atomic_save_model', None), 'best', None),
+                           'wall_time_s': time.time() - self.t0 if self.t0 else None, **self.extra}, self.fname)
 
 def load_checkpoint(learn, fname) -> dict:
     "Load model and optimizer state from an `EpochCheckpoint` file into `learn`; return the checkpoint."
@@ -348,10 +359,11 @@ def run(config: RecipeConfig, resume=False, overwrite=False, show=False, quiet=F
     learn.path, learn.model_dir = out, 'models'
     _log(f"data: {len(dls.train_ds)} train / {len(dls.valid_ds)} test images, {dls.c} classes from {dls.root}; "
          f"model: {c.arch}, {n_params(learn.model):,} parameters", quiet)
-    ckpt_path, history, start_epoch, finder = out/'models'/'checkpoint.pth', None, 0, {}
+    ckpt_path, history, start_epoch, finder, best = out/'models'/'checkpoint.pth', None, 0, {}, None
     if resume:
         ck = load_checkpoint(learn, ckpt_path)
-        start_epoch, lr, finder, history = ck['epoch'] + 1, ck['lr'], ck.get('finder', {}), ck['history']
+        start_epoch, lr, finder, history, best = ck['epoch'] + 1, ck['lr'], ck.get('finder', {}), ck['history'], ck.get('best')
+        t0 -= ck.get('wall_time_s') or 0   # wall time counts the whole run, the sessions before this one included
         if rank0: _truncate_history(out/'history.csv', start_epoch)
         _log(f"resuming {out} after epoch {start_epoch} of {c.epochs}", quiet)
     else:
@@ -366,8 +378,8 @@ def run(config: RecipeConfig, resume=False, overwrite=False, show=False, quiet=F
             lr, finder = _on_rank0(_find)
             _log(f"lr_find: {', '.join(f'{k} {v:.2e}' for k, v in finder.items())}; training with lr_max {lr:.3g}", quiet)
     extra_cbs = cbs
-    writers = [RunCSVLogger(fname='history.csv', append=resume), AtomicSaveModel(monitor='valid_loss', fname='best'),
-               EpochCheckpoint(ckpt_path, extra={'lr': lr, 'finder': finder}, history=history)]
+    writers = [RunCSVLogger(fname='history.csv', append=resume), AtomicSaveModel('valid_loss', 'best', best=best),
+               EpochCheckpoint(ckpt_path, extra={'lr': lr, 'finder': finder}, history=history, t0=t0)]
     cbs = (writers if rank0 else []) + [tput := Throughput(), nan_cb := StopOnNaN()]
     if show and rank0: cbs.append(ShowGraphCallback())
     cbs += L(extra_cbs)
