@@ -8,6 +8,7 @@ Docs: https://eva-fastai.github.io/eva_fastai/distributed.html.md"""
 # %% ../nbs/03a_distributed.ipynb #095e5a24
 from __future__ import annotations
 from contextlib import contextmanager
+import atexit
 import torch, torch.distributed as dist
 from fastai.basics import *
 from fastcore.xtras import modified_env
@@ -15,8 +16,9 @@ from fastai.distributed import DistributedDL, DistributedTrainer, rank_distrib, 
 from .data import EvaError
 
 # %% auto #0
-__all__ = ['is_distributed', 'is_rank0', 'init_distributed', 'barrier', 'broadcast_object', 'all_gather_object', 'all_agree',
-           'solo', 'per_process_bs', 'scaled_lr', 'EvaDistributedDL', 'EvaDistributedTrainer', 'distributed']
+__all__ = ['is_distributed', 'is_rank0', 'init_distributed', 'shutdown_distributed', 'barrier', 'broadcast_object',
+           'all_gather_object', 'all_agree', 'solo', 'per_process_bs', 'scaled_lr', 'EvaDistributedDL',
+           'EvaDistributedTrainer', 'distributed']
 
 # %% ../nbs/03a_distributed.ipynb #7a9c2078
 def is_distributed() -> bool:
@@ -33,7 +35,12 @@ def init_distributed():
     from accelerate import PartialState
     state = PartialState(cpu=not torch.cuda.is_available())
     if state.device.type == 'cuda': torch.cuda.set_device(state.device)
+    atexit.unregister(shutdown_distributed); atexit.register(shutdown_distributed)   # once, however often we are called
     return state
+
+def shutdown_distributed():
+    "Leave the process group (a no-op when none is started): call it, or let `init_distributed`'s exit hook, before the process ends."
+    if dist.is_available() and dist.is_initialized(): dist.destroy_process_group()
 
 def _in_group() -> bool:
     "Is this process one of several, with the process group started?"
