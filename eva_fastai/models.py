@@ -15,8 +15,8 @@ from fastai.layers import ConvLayer, BatchNorm, init_linear
 from .data import EvaError
 
 # %% auto #0
-__all__ = ['archs', 'NamedSequential', 'ConvPoolLayer', 'ResBlock', 'ResLayer', 'Scale', 'CustomResNet', 'n_params',
-           'resnet18_cifar', 'resnet9', 'create_model']
+__all__ = ['archs', 'NamedSequential', 'ConvPoolLayer', 'ResBlock', 'ResLayer', 'Scale', 'torch_init_', 'CustomResNet',
+           'n_params', 'resnet18_cifar', 'resnet9', 'create_model']
 
 # %% ../nbs/02_models.ipynb #cd5019bb
 class NamedSequential(nn.Sequential):
@@ -57,9 +57,16 @@ class Scale(nn.Module):
     def forward(self, x): return x * self.scale
     def extra_repr(self): return f'scale={self.scale}'
 
+def torch_init_(model:nn.Module) -> nn.Module:
+    "Give every conv of `model` PyTorch's default initialisation again (`reset_parameters`), as a plain `nn.Conv2d` has it; return `model`."
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d): m.reset_parameters()
+    return model
+
 class CustomResNet(NamedSequential):
     "The seed's ResNet-9 ('Quiz11'): prep, three layers (two residual), max-pool to 1x1, linear classifier; logits out."
-    def __init__(self, n_in:int=3, n_out:int=10, logit_scale:float=1.):
+    def __init__(self, n_in:int=3, n_out:int=10, logit_scale:float=1., init:str='torch'):
+        if init not in ('torch', 'kaiming'): raise EvaError(f"init={init!r} is invalid; it must be 'torch' or 'kaiming'")
         layers = OrderedDict(
             prep   = ConvLayer(n_in, 64),       # 64 x H x W
             layer1 = ResLayer(64, 128),         # 128 x H/2
@@ -71,6 +78,7 @@ class CustomResNet(NamedSequential):
         )
         if logit_scale != 1: layers['scale'] = Scale(logit_scale)
         super().__init__(layers)
+        if init == 'torch': torch_init_(self)   # the seed's (plain nn.Conv2d); 'kaiming' keeps fastai's `ConvLayer` init
 
 # %% ../nbs/02_models.ipynb #382df119
 def n_params(model:nn.Module, trainable:bool=True) -> int:
@@ -88,8 +96,8 @@ def resnet18_cifar(n_in:int=3, n_out:int=10) -> nn.Module:
 
 # %% ../nbs/02_models.ipynb #cb420afc
 def resnet9(n_in:int=3, n_out:int=10) -> nn.Module:
-    "`CustomResNet` with David Page's logit scale 0.125: the same network, stable at high learning rates."
-    return CustomResNet(n_in, n_out, logit_scale=0.125)
+    "`CustomResNet` with David Page's logit scale 0.125 (and fastai's initialisation): the same network, stable at high learning rates."
+    return CustomResNet(n_in, n_out, logit_scale=0.125, init='kaiming')
 
 archs = {
     'custom_resnet': CustomResNet,
