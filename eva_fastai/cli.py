@@ -105,11 +105,9 @@ def cmd_lr_find(a):
     out = Path(c.out or 'runs/lr-find'); out.mkdir(parents=True, exist_ok=True)
     dls, learn = build(c)
     learn.path = out
-    sugg = find_lr(learn)
-    chosen = float(sugg[c.suggestion])
-    p = save_figures({'lr_find': plot_lr_find(learn, sugg, chosen=chosen)}, out)[0]
-    print(' '.join(f'{k}: {float(v):.3g}' for k, v in sugg.items() if isinstance(v, (int, float))))
-    print(f'chosen ({c.suggestion}): {chosen:.3g}; plot: {p}')
+    chosen, sugg = lr_find_plot(learn, out, c.suggestion)
+    print(' '.join(f'{k}: {v:.3g}' for k, v in sugg.items()))
+    print(f"chosen ({c.suggestion}): {chosen:.3g}; plot: {out/'lr_find.png'}")
     return 0
 
 def cmd_evaluate(a):

@@ -244,16 +244,16 @@ def pick_suggestion(sugg:dict, name:str) -> float:
 
 # %% ../nbs/03_learner.ipynb #c5ee4d07
 def find_lr(learn:Learner, start_lr:float=1e-7, end_lr:float=100, num_it:int=100, stop_div:bool=True,
-            suggest:str='valley', show_plot:bool=False) -> tuple:
-    "fastai's LR finder (exponential steps), model restored; returns `(suggested lr, {suggestion name: lr})`."
-    if suggest not in lr_suggest_funcs: raise EvaError(f"unknown LR suggestion {suggest!r}; choose one of: {', '.join(lr_suggest_funcs)}")
+            suggest:str|None='valley', show_plot:bool=False) -> tuple:
+    "fastai's LR finder (exponential steps), model restored; returns `(lr of suggestion suggest (None if not asked), {suggestion name: lr})`."
+    if suggest is not None and suggest not in lr_suggest_funcs: raise EvaError(f"unknown LR suggestion {suggest!r}; choose one of: {', '.join(lr_suggest_funcs)}")
     if not 0 < start_lr < end_lr: raise EvaError(f"need 0 < start_lr < end_lr, got {start_lr}, {end_lr}")
     learn.lr_find(start_lr=start_lr, end_lr=end_lr, num_it=num_it, stop_div=stop_div, show_plot=False, suggest_funcs=None)
     lrs, losses = learn.recorder.lrs[num_it // 10:-5], learn.recorder.losses[num_it // 10:-5]
     if len(lrs) < 2: raise EvaError(f"the LR finder diverged after {len(learn.recorder.lrs)} iterations; lower start_lr or raise num_it")
     sugg, pnts = lr_suggestions(lrs, losses, num_it)
     if show_plot: learn.recorder.plot_lr_find(suggestions=[p for _, p in pnts], nms=[n for n, _ in pnts])
-    return pick_suggestion(sugg, suggest), sugg
+    return (pick_suggestion(sugg, suggest) if suggest else None), sugg
 
 # %% ../nbs/03_learner.ipynb #12d92a64
 class _RangeRun(Callback):

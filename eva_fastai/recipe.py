@@ -26,7 +26,7 @@ from .plots import *
 __all__ = ['presets', 'RecipeConfig', 'preset_config', 'check_config', 'save_config', 'config_dict', 'load_config', 'prepare_out',
            'atomic_torch_save', 'run_epoch', 'AtomicSaveModel', 'EpochCheckpoint', 'load_checkpoint', 'RunCSVLogger',
            'Throughput', 'keep_record', 'evaluate', 'StopOnNaN', 'TrainingError', 'RunInterrupted', 'aug_on_batch',
-           'build', 'run', 'recipe_figures', 'write_report']
+           'build', 'lr_find_plot', 'run', 'recipe_figures', 'write_report']
 
 # %% ../nbs/05_recipe.ipynb #d5479c3b
 @dataclass
@@ -320,6 +320,15 @@ def build(c: RecipeConfig):
     return dls, learn
 
 # %% ../nbs/05_recipe.ipynb #211b7123
+def lr_find_plot(learn, out, suggestion:str='valley', lr:float|None=None) -> tuple:
+    "Run the LR finder on `learn` and save `lr_find.png` in `out`, marking `lr` (default: the finder's `suggestion`); return `(that lr, {suggestion: lr})`."
+    suggested, finder = find_lr(learn, suggest=None if lr else suggestion)
+    chosen = lr or suggested
+    try: save_figures({'lr_find': plot_lr_find(learn, finder, chosen=chosen)}, out)
+    except Exception as e: warnings.warn(f'LR finder plot failed: {e}')
+    return chosen, finder
+
+# %% ../nbs/05_recipe.ipynb #2396b587
 def _on_rank0(f):
     "`f()` run by rank 0 alone, its result in every process; an `EvaError` of rank 0 is raised in every process."
     res = err = None
@@ -369,13 +378,7 @@ def run(config: RecipeConfig, resume=False, overwrite=False, show=False, quiet=F
     else:
         lr = c.lr_max
         if c.lr_find or lr == 'find':
-            def _find():
-                _, finder = find_lr(learn)
-                chosen = pick_suggestion(finder, c.suggestion) if lr == 'find' else lr
-                try: save_figures({'lr_find': plot_lr_find(learn, finder, chosen=chosen)}, out)
-                except Exception as e: warnings.warn(f'LR finder plot failed: {e}')
-                return chosen, finder
-            lr, finder = _on_rank0(_find)
+            lr, finder = _on_rank0(lambda: lr_find_plot(learn, out, c.suggestion, lr=None if lr == 'find' else lr))
             _log(f"lr_find: {', '.join(f'{k} {v:.2e}' for k, v in finder.items())}; training with lr_max {lr:.3g}", quiet)
     extra_cbs = cbs
     writers = [RunCSVLogger(fname='history.csv', append=resume), AtomicSaveModel('valid_loss', 'best', best=best),

@@ -1,5 +1,5 @@
 """The `eva-fastai` command, as a user runs it: a real process on a small real subset of the local CIFAR-10."""
-import json, os, signal, subprocess, sys, time
+import json, os, re, signal, subprocess, sys, time
 from pathlib import Path
 import pytest
 
@@ -37,6 +37,16 @@ def test_help():
 ])
 def test_bad_input_is_one_line_exit_2(args, msg):
     assert msg in one_line_error(cli(*args))
+
+def test_lr_find(tmp_path):
+    r = cli('lr-find', '--preset', 'smoke', '--subset', '200', '--test-subset', '100', '--bs', '50', '--suggestion', 'edge',
+            '--out', tmp_path/'lrf', '--data', data_path())
+    assert r.returncode == 0, r.stderr[-3000:]
+    # "valley: 0.00209 slide: ... edge: 0.0871" then "chosen (edge): 0.0871; plot: ..." (after the progress bar's output)
+    sugg = dict(re.findall(r'\b(valley|slide|minimum|steep|edge): (\S+)', r.stdout))
+    chosen = re.search(r'chosen \(edge\): (\S+);', r.stdout)[1]
+    assert 'edge' in sugg and chosen == sugg['edge']            # the asked suggestion is the one chosen
+    assert (tmp_path/'lrf'/'lr_find.png').stat().st_size > 0
 
 def test_wrong_data_folder(tmp_path):
     (tmp_path/'junk.tgz').write_bytes(b'not gzip')
