@@ -6,7 +6,7 @@ Docs: https://eva-fastai.github.io/eva_fastai/cli.html.md"""
 
 # %% ../nbs/06_cli.ipynb #0f6bd6aa
 from __future__ import annotations
-import sys, argparse, json, warnings
+import sys, argparse, json, warnings, contextlib
 warnings.filterwarnings('ignore', message=r'.*torch\.jit\.script.*deprecated', category=FutureWarning)  # see data
 from dataclasses import fields
 from pathlib import Path
@@ -15,7 +15,8 @@ from .data import EvaError, cifar_root, cifar_items, test_data_path, load_image
 from .recipe import *
 
 # %% auto #0
-__all__ = ['add_config_args', 'parser', 'config_from_args', 'cmd_train', 'cmd_lr_find', 'cmd_evaluate', 'cmd_predict', 'main']
+__all__ = ['add_config_args', 'parser', 'config_from_args', 'cmd_train', 'cmd_lr_find', 'cmd_evaluate', 'cmd_predict',
+           'bar_only_on_terminal', 'main']
 
 # %% ../nbs/06_cli.ipynb #1e132603
 def _arg_type(f):
@@ -133,6 +134,17 @@ def cmd_predict(a):
         print(f"{fn}: " + ', '.join(f'{learn.dls.vocab[i]} {p:.1%}' for p, i in zip(top.values.tolist(), top.indices.tolist())))
     return 0
 
+# %% ../nbs/06_cli.ipynb #8ea9a5cb
+@contextlib.contextmanager
+def bar_only_on_terminal(stream=None):
+    "Turn off fastprogress's bar updates while inside, unless `stream` (default `sys.stdout`) is a terminal."
+    import fastprogress.fastprogress as fp
+    stream = stream or sys.stdout
+    old = fp.NO_BAR
+    fp.NO_BAR = old or not (hasattr(stream, 'isatty') and stream.isatty())
+    try: yield
+    finally: fp.NO_BAR = old
+
 # %% ../nbs/06_cli.ipynb #d5c7d458
 _cmds = {'train': cmd_train, 'lr-find': cmd_lr_find, 'evaluate': cmd_evaluate, 'predict': cmd_predict}
 
@@ -141,7 +153,8 @@ def main(argv=None) -> int:
     p = parser()
     a = p.parse_args(argv)
     if not a.cmd: p.print_help(); return 2
-    try: return _cmds[a.cmd](a)
+    try:
+        with bar_only_on_terminal(): return _cmds[a.cmd](a)
     except EvaError as e:
         if a.debug: raise
         print(f'eva-fastai: error: {e}', file=sys.stderr); return 2

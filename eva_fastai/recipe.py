@@ -26,7 +26,7 @@ from .plots import *
 __all__ = ['presets', 'RecipeConfig', 'preset_config', 'check_config', 'save_config', 'config_dict', 'load_config', 'prepare_out',
            'atomic_torch_save', 'run_epoch', 'AtomicSaveModel', 'EpochCheckpoint', 'load_checkpoint', 'RunCSVLogger',
            'Throughput', 'keep_record', 'evaluate', 'StopOnNaN', 'TrainingError', 'RunInterrupted', 'aug_on_batch',
-           'build', 'lr_find_plot', 'run', 'recipe_figures', 'write_report']
+           'build', 'lr_find_plot', 'run', 'recipe_figures', 'accuracy_text', 'write_report']
 
 # %% ../nbs/05_recipe.ipynb #d5479c3b
 @dataclass
@@ -417,8 +417,8 @@ def run(config: RecipeConfig, resume=False, overwrite=False, show=False, quiet=F
         results['plots'] = [p.name for p in save_figures(recipe_figures(learn), out)]
         _write_json(out/'results.json', results)
         write_report(c, results, out)
-    _log(f"test accuracy {results['test_accuracy']:.2%} (flip TTA {results.get('tta_accuracy', float('nan')):.2%}), "
-         f"test loss {results['test_loss']:.4f}; {results['train_img_per_s']:.0f} img/s; run folder {out}", quiet)
+    _log(f"{accuracy_text(results)}, test loss {results['test_loss']:.4f}; {results['train_img_per_s']:.0f} img/s; "
+         f"run folder {out}", quiet)
     return results
 
 # %% ../nbs/05_recipe.ipynb #9d45a7b8
@@ -440,10 +440,18 @@ def recipe_figures(learn, n_misclassified=25) -> dict:
     return figs
 
 # %% ../nbs/05_recipe.ipynb #8f326caa
+def accuracy_text(results: dict) -> str:
+    "'test accuracy 91.20% (flip TTA 91.61%)', without the TTA part when TTA was not run."
+    tta = results.get('tta_accuracy')
+    return f"test accuracy {results['test_accuracy']:.2%}" + (f" (flip TTA {tta:.2%})" if tta is not None else '')
+
+# %% ../nbs/05_recipe.ipynb #9bd77ec3
 def write_report(c: RecipeConfig, results: dict, out) -> Path:
     "Write `report.md` in `out`: results, config and every PNG of the run."
     out = Path(out)
-    rows = [('test accuracy', f"{results['test_accuracy']:.2%}"), ('test accuracy, flip TTA', f"{results.get('tta_accuracy', float('nan')):.2%}"),
+    tta = results.get('tta_accuracy')
+    rows = [('test accuracy', f"{results['test_accuracy']:.2%}"),
+            ('test accuracy, flip TTA', f"{tta:.2%}" if tta is not None else 'not run (--no-tta)'),
             ('test loss', f"{results['test_loss']:.4f}"), ('epochs', results['epochs']), ('peak LR', f"{results['lr_max']:.4g}"),
             ('train images / s', results['train_img_per_s']), ('wall time', f"{results['wall_time_s']/60:.1f} min"),
             ('parameters', f"{results['n_params']:,}"), ('train / test images', f"{results['n_train']} / {results['n_test']}"),

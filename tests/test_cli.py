@@ -42,7 +42,7 @@ def test_lr_find(tmp_path):
     r = cli('lr-find', '--preset', 'smoke', '--subset', '200', '--test-subset', '100', '--bs', '50', '--suggestion', 'edge',
             '--out', tmp_path/'lrf', '--data', data_path())
     assert r.returncode == 0, r.stderr[-3000:]
-    # "valley: 0.00209 slide: ... edge: 0.0871" then "chosen (edge): 0.0871; plot: ..." (after the progress bar's output)
+    # "valley: 0.00209 slide: ... edge: 0.0871" then "chosen (edge): 0.0871; plot: ..."
     sugg = dict(re.findall(r'\b(valley|slide|minimum|steep|edge): (\S+)', r.stdout))
     chosen = re.search(r'chosen \(edge\): (\S+);', r.stdout)[1]
     assert 'edge' in sugg and chosen == sugg['edge']            # the asked suggestion is the one chosen
@@ -58,6 +58,9 @@ def test_train_evaluate_predict(tmp_path):
     out = tmp_path/'run'
     r = cli('train', '--data', data_path(), '--epochs', '1', '--out', out, *SMALL)
     assert r.returncode == 0, r.stderr[-4000:]
+    # stdout is a pipe here, as in `eva-fastai train ... > run.log`: the epoch table, but no progress bar drawn per batch
+    assert re.search(r'^epoch\s+train_loss\s.*valid_loss', r.stdout, re.M), r.stdout[-2000:]
+    assert not re.search(r'\|[█-]{10,}\|', r.stdout), r.stdout[-2000:]
     res = json.loads((out/'results.json').read_text())
     assert res['epochs'] == 1 and res['n_test'] == 200 and 0 <= res['test_accuracy'] <= 1
     assert (out/'model.pkl').exists() and (out/'report.md').exists()
