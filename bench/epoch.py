@@ -1,9 +1,10 @@
 """One real training epoch through the recipe's DataLoader and Learner, split into data time and compute time.
 
-The DataLoaders are `cifar_dls(test_data_path(), bs, item_tfms=<the 'seed' augmentation preset when
-eva_fastai.augment exists, else none>, subset=...)` (a stratified subset of the 50,000 training images; `--full` for
-all); with `--aug-on batch` the same preset runs on whole batches instead (`batch_tfms=batch_aug_tfms(...)`, the
-recipe's `aug_on='batch'`, which the `fast` preset uses), the Learner `cifar_learner(dls, precision='auto')`, trained with `fit_schedule(learn, 1)`. Validation is
+The DataLoaders are `cifar_dls(test_data_path(), bs, item_tfms=..., batch_tfms=..., subset=...)` (a stratified
+subset of the 50,000 training images; `--full` for all) with the 'seed' augmentation preset placed as the recipe's
+`aug_on` places it (`--aug-on`, default `auto`: on a CPU `split`, albumentations on the items up to the rotation and
+the exact rest on the batch, `split_aug_tfms`; on a GPU `batch`, `batch_aug_tfms`; `items`, all albumentations,
+`aug_tfms`), the Learner `cifar_learner(dls, precision='auto')`, trained with `fit_schedule(learn, 1)`. Validation is
 skipped: only the training phase is measured.
 
 Data time is the time the training loop waits for the next batch: the Learner's training DataLoader is wrapped (in
@@ -35,8 +36,10 @@ def parse_args(argv=None):
     p.add_argument('--full', action='store_true', help='all 50,000 training images')
     p.add_argument('--bs', type=int, default=512, help='batch size (default 512, the memory target\'s; the seed preset uses 128)')
     p.add_argument('--aug', default='seed', help="augmentation preset for eva_fastai.augment.aug_tfms; 'none' for none")
-    p.add_argument('--aug-on', default='auto', choices=('auto', 'items', 'batch'),
-                   help="augment the items (albumentations) or whole batches (torch); auto (the recipe's default): batch on a GPU")
+    p.add_argument('--aug-on', default='auto', choices=('auto', 'items', 'batch', 'split'),
+                   help="augment the items (albumentations), whole batches (torch), or split: the items up to the last "
+                        "transform without an exact batch version, the rest on the batch; auto (the recipe's default): "
+                        "batch on a GPU, split on a CPU")
     p.add_argument('--precision', default='auto', help='fp32, bf16 or auto (default auto, the recipe\'s)')
     p.add_argument('--arch', default='custom_resnet')
     p.add_argument('--lr', type=float, default=0.03)
@@ -52,6 +55,13 @@ def batch_tfms_of(preset):
     if preset in (None, '', 'none'): return None, 'none'
     from eva_fastai.augment import batch_aug_tfms
     return (lambda stats: batch_aug_tfms(preset, stats=stats)), f'batch_aug_tfms({preset!r}, stats=<train stats>)'
+
+def split_tfms_of(preset):
+    "The item and batch transforms of `preset` from `eva_fastai.augment.split_aug_tfms`, as functions of the stats, and descriptions."
+    if preset in (None, '', 'none'): return None, 'none', None, 'none'
+    from eva_fastai.augment import split_aug_tfms
+    return ((lambda stats: split_aug_tfms(preset, stats=stats)[0]), f'split_aug_tfms({preset!r}, stats=<train stats>)[0]',
+            (lambda stats: split_aug_tfms(preset, stats=stats)[1]), f'split_aug_tfms({preset!r}, stats=<train stats>)[1]')
 
 def seed_item_tfms(preset):
     "The item transforms of `preset` from `eva_fastai.augment.aug_tfms` (if the module exists) and a description."
@@ -128,14 +138,19 @@ def stage_times(dl, tot):
 class DataTimer(Callback):
     "Times the training phase and, through `TimedIter`, the waits for batches; cancels validation."
     order = -100
-    def __init__(self, stage_tot=None): self.waits, self.epoch_secs, self.n_imgs, self.stage_tot = [], None, 0, stage_tot
+    def __init__(self, stage_tot=None, sample_workers=False):
+        self.waits, self.epoch_secs, self.n_imgs, self.stage_tot = [], None, 0, stage_tot
+        self.sample_workers, self.peak_total = sample_workers, 0.   # peak of this process's RSS + the workers' USS
     def add_wait(self, s): self.waits.append(s)
     def before_train(self):
         self.learn.dl = TimedIter(self.learn.dl, self)
         if self.stage_tot is not None: self.stage_tot.clear()
         self.t_start = time.perf_counter()
     def after_batch(self):
-        if self.training: self.n_imgs += len(self.learn.yb[0])
+        if not self.training: return
+        self.n_imgs += len(self.learn.yb[0])
+        if self.sample_workers and self.learn.iter % 4 == 1:
+            self.peak_total = max(self.peak_total, rss_mb() + workers_uss_mb())
     def after_train(self): self.epoch_secs = time.perf_counter() - self.t_start
     def before_validate(self): raise CancelValidException()
 
@@ -151,14 +166,25 @@ class StopAfter(Callback):
 def rss_mb():
     return psutil.Process().memory_info().rss / 2**20 if psutil else float('nan')
 
+def workers_uss_mb():
+    "The memory the DataLoader worker processes add (their USS: pages no other process shares, so the pages they share with this process by fork are not counted twice)."
+    if psutil is None: return float('nan')
+    tot = 0
+    for c in psutil.Process().children(recursive=True):
+        try: tot += c.memory_full_info().uss
+        except psutil.Error: pass
+    return tot / 2**20
+
 
 def main(argv=None):
     args = parse_args(argv)
     if args.threads: torch.set_num_threads(args.threads)
     subset = None if args.full else args.subset
-    on_batch = args.aug_on == 'batch' or (args.aug_on == 'auto' and torch.cuda.is_available())
-    item_tfms, aug_desc = (None, 'none') if on_batch else seed_item_tfms(args.aug)
-    batch_tfms, batch_desc = batch_tfms_of(args.aug) if on_batch else (None, 'none')
+    mode = args.aug_on if args.aug_on != 'auto' else ('batch' if torch.cuda.is_available() else 'split')
+    if mode == 'split': item_tfms, aug_desc, batch_tfms, batch_desc = split_tfms_of(args.aug)
+    else:
+        item_tfms, aug_desc = (None, 'none') if mode == 'batch' else seed_item_tfms(args.aug)
+        batch_tfms, batch_desc = batch_tfms_of(args.aug) if mode == 'batch' else (None, 'none')
     t0 = time.perf_counter()
     dls = cifar_dls(test_data_path(), bs=args.bs, item_tfms=item_tfms, subset=subset, test_subset=args.test_subset,
                     num_workers=args.num_workers, batch_tfms=batch_tfms)
@@ -168,7 +194,8 @@ def main(argv=None):
     n_train = len(dls.train_ds)
     print(f'epoch: {n_train} training images ({"all" if subset is None else "stratified subset"}), bs={args.bs}, '
           f'{len(dls.train)} batches (drop_last), precision={learn.precision}, arch={args.arch}, num_workers={nw}')
-    print(f'augmentation on the {"batch" if on_batch else "items"}: item_tfms {aug_desc}; batch_tfms {batch_desc}')
+    print(f'augmentation on the {dict(items="items", batch="batch", split="items, then the batch")[mode]}: '
+          f'item_tfms {aug_desc}; batch_tfms {batch_desc}')
     print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, '
           f'load average: {" ".join(f"{x:.1f}" for x in os.getloadavg())}')
     print(f'setup (decode/cache, stats, DataLoaders, Learner): {t_setup:.1f} s, RSS {rss_mb():.0f} MB')
@@ -180,7 +207,7 @@ def main(argv=None):
         print(f'warm-up: {args.warmup} batch(es) in {time.perf_counter() - t0:.1f} s, RSS {rss_mb():.0f} MB')
 
     stage_tot = defaultdict(float)
-    timer = DataTimer(stage_tot if nw == 0 else None)
+    timer = DataTimer(stage_tot if nw == 0 else None, sample_workers=nw > 0)
     with quiet(), (stage_times(dls.train, stage_tot) if nw == 0 else contextlib.nullcontext()):
         fit_schedule(learn, 1, cbs=timer)
     epoch, waits = timer.epoch_secs, timer.waits
@@ -200,9 +227,13 @@ def main(argv=None):
         print(f'    {"DataLoader machinery (the rest)":42s} {rest:6.2f} s  {1e6 * rest / timer.n_imgs:6.0f} us per image')
     print(f'  compute time: {compute:7.2f} s  ({1000 * compute / max(len(waits) - 1, 1):.0f} ms per batch)')
     print(f'  data share  : {100 * data / epoch:6.2f} %  (target <= 5 %)')
-    workers = f'; largest worker process: {peak_children:.0f} MB' if nw > 0 else ''
-    print(f'peak RSS: {peak:.0f} MB (ru_maxrss of this process{workers}), current {rss_mb():.0f} MB '
-          f'(target <= 3072 MB at bs 512; this run bs {args.bs})')
+    if nw > 0:
+        print(f'peak memory: {timer.peak_total:.0f} MB = this process\'s RSS + its {nw} worker(s)\' own memory (USS), sampled '
+              f'every 4 batches (target <= 3072 MB at bs 512; this run bs {args.bs}); ru_maxrss of this process {peak:.0f} MB, '
+              f'of the largest worker {peak_children:.0f} MB (its RSS counts the pages it shares with this process)')
+    else:
+        print(f'peak RSS: {peak:.0f} MB (ru_maxrss of this process), current {rss_mb():.0f} MB '
+              f'(target <= 3072 MB at bs 512; this run bs {args.bs})')
     print(f'ratio: {data / epoch:.2f}')
 
 

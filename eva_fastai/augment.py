@@ -14,15 +14,15 @@ from PIL import Image
 from fastai.vision.all import *
 import albumentations as A   # after fastai's star import, which binds a name `A` of its own
 from albumentations.pytorch import ToTensorV2
-from .data import EvaError, load_image
+from .data import EvaError, load_image, _as_subclass
 
 # %% auto #0
 __all__ = ['SEED_MEAN', 'SEED_STD', 'aug_presets', 'AlbumentationsTransform', 'mean_fill', 'seed_preset', 'assignment_preset',
            'none_preset', 'aug_pipeline', 'aug_tfms', 'BatchPadCrop', 'BatchFlip', 'BatchRGBShift', 'BatchCutout',
-           'batch_tfms_from', 'batch_aug_tfms', 'show_augmentations']
+           'batch_tfms_from', 'batch_aug_tfms', 'split_tfms', 'split_aug_tfms', 'show_augmentations']
 
 # %% ../nbs/01_augment.ipynb #464d0adb
-_as_subclass = torch._C.TensorBase.as_subclass   # torch's own: no fastai metadata copying (our items carry none), no torch-function overhead
+_PASS_THROUGH = (TensorCategory, TensorMultiCategory, int)   # label types that `encodes(x: object)` returns as they are
 
 def _leaves(t):
     "The albumentations transforms inside `t`, nested composes flattened."
@@ -56,11 +56,23 @@ class AlbumentationsTransform(Transform):
         out = np.ascontiguousarray(self.tfms(image=np.ascontiguousarray(a))['image'])
         return out if out.flags.writeable else out.copy()   # e.g. an untouched read-only input
 
-    def encodes(self, x: TensorImage):
+    def _aug_tensor(self, x):
         a = _as_subclass(x, torch.Tensor).numpy().transpose(1, 2, 0)   # HWC view of the item: no copy, never written
         return _as_subclass(torch.from_numpy(self._aug(a).transpose(2, 0, 1)), TensorImage)
+
+    def encodes(self, x: TensorImage): return self._aug_tensor(x)
     def encodes(self, x: PILImage): return PILImage.create(self._aug(np.asarray(x)))
     def encodes(self, x: object): return x   # labels and the rest pass through (and dispatch stays cached)
+
+    def _do_call(self, nm, *args, **kwargs):
+        # The training loop's item, an `(image, label)` tuple of exactly these types, takes a direct path: the
+        # general one (a type lookup and `retain_type` per element) costs ~45 us an item, a quarter of the
+        # augmentation itself, and it decides exactly the same (`encodes` above); anything else takes it.
+        x = args[0]
+        if nm == 'encodes' and type(x) is tuple and len(args) == 1 and not kwargs:
+            return tuple(self._aug_tensor(o) if type(o) is TensorImage else o if type(o) in _PASS_THROUGH
+                         else super(AlbumentationsTransform, self)._do_call(nm, o) for o in x)
+        return super()._do_call(nm, *args, **kwargs)
 
 # %% ../nbs/01_augment.ipynb #11829e87
 SEED_MEAN, SEED_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)   # CIFAR-10 training set (SEED.md)
@@ -141,13 +153,15 @@ class BatchFlip(Transform):
     def encodes(self, x: TensorImage): return TensorImage(torch.where(_per_image(self.p, x), x.flip(3), x))
 
 class BatchRGBShift(Transform):
-    "Shift each channel of an image by its own uniform amount in `ranges` (one `(lo, hi)` per channel, 0..1 units) and clip to 0..1, with probability `p` per image: `RGBShift`, vectorised."
+    "Shift each channel of an image by its own uniform amount in `ranges` (one `(lo, hi)` per channel, 0..1 units) and clip to 0..1, with probability `p` per image: `RGBShift` on `uint8` images, vectorised and exact."
     order, split_idx = 40, 0
     def __init__(self, ranges, p=0.5): super().__init__(); self.ranges, self.p = ranges, p
     def encodes(self, x: TensorImage):
-        lo, hi = torch.tensor(self.ranges, dtype=x.dtype, device=x.device).view(-1, 2).unbind(1)   # (c,)
-        shift = lo[:, None, None] + (hi - lo)[:, None, None] * torch.rand(x.shape[0], len(lo), 1, 1, device=x.device, dtype=x.dtype)
-        return TensorImage((x + shift * _per_image(self.p, x)).clamp(0, 1))
+        lo, hi = torch.tensor(self.ranges, dtype=torch.float32, device=x.device).view(-1, 2).unbind(1)   # (c,)
+        u = torch.rand(x.shape[0], len(lo), 1, 1, device=x.device)
+        # albumentations shifts a uint8 image by whole steps (the shift truncated towards 0) and saturates: the same here
+        shift = ((lo[:, None, None] + (hi - lo)[:, None, None] * u) * 255).trunc() * _per_image(self.p, x)
+        return TensorImage((((x * 255).round() + shift).clamp(0, 255) / 255).to(x.dtype))
 
 class BatchCutout(Transform):
     "`holes` square holes of side `size`, each wholly inside the image, filled with `fill` (per channel, 0..1), with probability `p` per image: `CoarseDropout`, vectorised."
@@ -167,15 +181,21 @@ class BatchCutout(Transform):
 # %% ../nbs/01_augment.ipynb #2c3c7407
 def _limits(r): return (-r, r) if np.isscalar(r) else tuple(r)
 
-def batch_tfms_from(tfms, size:int) -> list:
-    "fastai batch transforms that augment `size`-pixel images as the albumentations pipeline `tfms` does; `EvaError` for a transform without a batch version."
-    leaves = _leaves(tfms if isinstance(tfms, A.BaseCompose) else A.Compose(list(L(tfms))))
+def _steps(tfms) -> list:
+    "The transforms pipeline `tfms` (an `A.Compose` or a list) applies one after the other: nested `A.Compose`s that always apply are opened; `OneOf` and the like stay whole."
+    if isinstance(tfms, (list, tuple, L)): return [o for t in tfms for o in _steps(t)]
+    return [o for t in tfms.transforms for o in _steps(t)] if type(tfms) is A.Compose and tfms.p == 1 else [tfms]
+
+def batch_tfms_from(tfms, size:int, exact=False) -> list:
+    "fastai batch transforms that augment `size`-pixel images as the albumentations pipeline `tfms` does, in its order; `EvaError` for a transform without a (with `exact`, an exact) batch version."
+    leaves = _steps(tfms)
     out, i = [], 0
     def refuse(t, why=''):
         raise EvaError(f"{type(t).__name__}{why} has no batch version (supported: Rotate, HorizontalFlip, "
                        "PadIfNeeded + RandomCrop, RGBShift, CoarseDropout); augment on the items instead (--aug-on items)")
     while i < len(leaves):
         t = leaves[i]
+        if isinstance(t, A.Rotate) and exact: refuse(t, ' (fastai resamples it differently)')
         if isinstance(t, A.Rotate):
             lo, hi = _limits(t.limit)
             if lo != -hi or t.border_mode != cv2.BORDER_REFLECT_101: refuse(t, ' with an asymmetric limit or a non-reflecting border')
@@ -185,7 +205,8 @@ def batch_tfms_from(tfms, size:int) -> list:
             crop = leaves[i + 1] if i + 1 < len(leaves) else None
             pad = (t.min_height - size) // 2
             if not (isinstance(crop, A.RandomCrop) and (crop.height, crop.width) == (size, size) and pad > 0 and
-                    (t.min_height, t.min_width) == (size + 2*pad,) * 2 and t.border_mode == cv2.BORDER_REFLECT_101 and t.p == 1):
+                    (t.min_height, t.min_width) == (size + 2*pad,) * 2 and t.border_mode == cv2.BORDER_REFLECT_101 and
+                    t.p == 1 and t.position == 'center' and crop.p == 1):
                 refuse(t, ' other than a symmetric reflect pad followed by a RandomCrop back to the image size')
             out.append(BatchPadCrop(pad)); i += 1
         elif isinstance(t, A.RGBShift) and t.spatial_mode == 'constant' and t.noise_type == 'uniform':
@@ -194,14 +215,30 @@ def batch_tfms_from(tfms, size:int) -> list:
             (k, k2), (hh, hh2), (hw, hw2) = t.num_holes_range, t.hole_height_range, t.hole_width_range
             if not (k == k2 and hh == hh2 == hw == hw2 and isinstance(hh, int)):
                 refuse(t, ' with random hole counts or sizes, or non-square holes')
+            if isinstance(t.fill, str): refuse(t, f' filling with {t.fill!r}')
             out.append(BatchCutout(k, hh, fill=tuple(np.array(L(t.fill), dtype=np.float32) / 255), p=t.p))
         else: refuse(t)
         i += 1
+    for j, t in enumerate(out): t.order = 20 + j   # the pipeline's order (fastai sorts by `order`), between IntToFloatTensor and Normalize
     return out
 
 def batch_aug_tfms(preset, size=32, mean=SEED_MEAN, stats=None) -> list:
     "The batch transforms of augmentation `preset` (a name in `aug_presets`) at image `size`: the augmentations of `aug_tfms(preset, ...)`, on whole batches."
     return batch_tfms_from(aug_pipeline(preset, size, mean, stats), size)
+
+def split_tfms(tfms, size:int) -> tuple:
+    "`(head, tail)` of albumentations pipeline `tfms`: `tail`, batch transforms doing exactly what its longest run of last transforms does (see `batch_tfms_from`); `head`, an `A.Compose` of the rest, for the items."
+    steps = _steps(tfms)
+    for k in range(len(steps) + 1):
+        try: tail = batch_tfms_from(steps[k:], size, exact=True)
+        except EvaError: continue
+        if k == len(steps): return (tfms if isinstance(tfms, A.BaseCompose) else A.Compose(steps)), []
+        return A.Compose(steps[:k], seed=getattr(tfms, 'seed', None)), tail
+
+def split_aug_tfms(preset, size=32, mean=SEED_MEAN, stats=None) -> tuple:
+    "`(item_tfms, batch_tfms)` of augmentation `preset`: albumentations on the items up to its last transform without an exact batch version, then the rest on whole batches (`split_tfms`)."
+    head, tail = split_tfms(aug_pipeline(preset, size, mean, stats), size)
+    return ([AlbumentationsTransform(head)] if len(head.transforms) else []), tail
 
 # %% ../nbs/01_augment.ipynb #12f771b2
 def _hwc_uint8(img) -> np.ndarray:

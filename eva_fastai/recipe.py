@@ -25,8 +25,8 @@ from .plots import *
 # %% auto #0
 __all__ = ['presets', 'RecipeConfig', 'preset_config', 'check_config', 'save_config', 'config_dict', 'load_config', 'prepare_out',
            'atomic_torch_save', 'run_epoch', 'AtomicSaveModel', 'EpochCheckpoint', 'load_checkpoint', 'RunCSVLogger',
-           'Throughput', 'keep_record', 'evaluate', 'StopOnNaN', 'TrainingError', 'RunInterrupted', 'aug_on_batch',
-           'build', 'lr_find_plot', 'run', 'recipe_figures', 'accuracy_text', 'write_report']
+           'Throughput', 'keep_record', 'evaluate', 'StopOnNaN', 'TrainingError', 'RunInterrupted', 'aug_mode', 'build',
+           'lr_find_plot', 'run', 'recipe_figures', 'accuracy_text', 'write_report']
 
 # %% ../nbs/05_recipe.ipynb #d5479c3b
 @dataclass
@@ -34,7 +34,7 @@ class RecipeConfig:
     "Every setting of a run. The defaults are the seed notebook's (see `presets`)."
     arch: str = 'custom_resnet'        # model, a name in `eva_fastai.models.archs`
     aug: str = 'seed'                  # augmentation preset, a name in `eva_fastai.augment.aug_presets`
-    aug_on: str = 'auto'               # augment the 'items' (albumentations, CPU), the 'batch' (torch, on the device) or 'auto': batch on a GPU
+    aug_on: str = 'auto'               # augment the 'items' (albumentations), the 'batch' (torch, on the device), 'split' (items, then the exact rest on the batch) or 'auto': batch on a GPU, split on a CPU
     bs: int = 128                      # batch size
     epochs: int = 25                   # training epochs
     lr_max: float|str = 0.03           # peak learning rate, or 'find' to take the LR finder's suggestion
@@ -78,7 +78,7 @@ def preset_config(name='seed', **overrides) -> RecipeConfig:
 
 # %% ../nbs/05_recipe.ipynb #61c9c115
 _precisions = ('auto', 'fp32', 'bf16', 'fp16')
-_aug_ons = ('auto', 'items', 'batch')
+_aug_ons = ('auto', 'items', 'batch', 'split')
 
 def check_config(c: RecipeConfig) -> RecipeConfig:
     "Raise `EvaError` for the first invalid setting of `c`; return `c`."
@@ -303,16 +303,21 @@ def _write_json(path, d):
     tmp = Path(path).with_name(f'.{Path(path).name}.tmp{os.getpid()}')
     tmp.write_text(json.dumps(d, indent=2, default=str)); os.replace(tmp, path)
 
-def aug_on_batch(c: RecipeConfig) -> bool:
-    "Whether config `c` augments whole batches on the device (`aug_on='batch'`, or 'auto' with a GPU) rather than items."
-    return c.aug_on == 'batch' or (c.aug_on == 'auto' and torch.cuda.is_available())
+def aug_mode(c: RecipeConfig) -> str:
+    "Where config `c` augments: 'items', 'batch' or 'split' (`aug_on`; 'auto' is 'batch' with a GPU, else 'split')."
+    return c.aug_on if c.aug_on != 'auto' else 'batch' if torch.cuda.is_available() else 'split'
+
+def _aug_fns(c: RecipeConfig) -> tuple:
+    "The `(item_tfms, batch_tfms)` of config `c` for `cifar_dls`, as functions of the training statistics (or None)."
+    mode, f = aug_mode(c), lambda tfms: (lambda stats: tfms(c.aug, c.size, stats=stats))
+    if mode == 'split': return (lambda stats: split_aug_tfms(c.aug, c.size, stats=stats)[0],
+                                lambda stats: split_aug_tfms(c.aug, c.size, stats=stats)[1])
+    return (f(aug_tfms), None) if mode == 'items' else (None, f(batch_aug_tfms))
 
 def build(c: RecipeConfig):
     "The DataLoaders and Learner of config `c` (no training)."
-    on_batch = aug_on_batch(c)
-    aug = lambda tfms: (lambda stats: tfms(c.aug, c.size, stats=stats))
-    dls = cifar_dls(c.data, bs=c.bs, item_tfms=None if on_batch else aug(aug_tfms), size=c.size, subset=c.subset,
-                    batch_tfms=aug(batch_aug_tfms) if on_batch else None,
+    item_tfms, batch_tfms = _aug_fns(c)
+    dls = cifar_dls(c.data, bs=c.bs, item_tfms=item_tfms, size=c.size, subset=c.subset, batch_tfms=batch_tfms,
                     test_subset=c.test_subset, seed=c.seed, num_workers=c.num_workers, strict=c.strict)
     learn = cifar_learner(dls, arch=c.arch, lr=c.lr_max if not isinstance(c.lr_max, str) else 1e-3, wd=c.wd, mom=c.momentum,
                           nesterov=c.nesterov, label_smoothing=c.label_smoothing, precision=c.precision,
@@ -408,7 +413,7 @@ def run(config: RecipeConfig, resume=False, overwrite=False, show=False, quiet=F
                # DDP keeps the processes in step, so the run's rate is the sum of theirs
                'train_img_per_s': round(sum(p['img_per_s'] for p in procs), 1), 'n_params': n_params(learn.model),
                'n_train': len(dls.train_ds), 'precision': learn.precision, 'device': str(dls.device),
-               'aug_on': 'batch' if aug_on_batch(c) else 'items',
+               'aug_on': aug_mode(c),
                'world_size': world, 'bs': c.bs, 'processes': procs,
                'versions': _versions(), 'preset': c.preset, 'history': [dict(zip(['epoch', *rec.metric_names[1:-1]], [i, *map(float, v)])) for i, v in enumerate(rec.values)]}
     if not rank0: return results
@@ -446,6 +451,8 @@ def accuracy_text(results: dict) -> str:
     return f"test accuracy {results['test_accuracy']:.2%}" + (f" (flip TTA {tta:.2%})" if tta is not None else '')
 
 # %% ../nbs/05_recipe.ipynb #9bd77ec3
+_aug_where = {'items': 'items', 'batch': 'batch', 'split': 'items, then the batch (split)'}
+
 def write_report(c: RecipeConfig, results: dict, out) -> Path:
     "Write `report.md` in `out`: results, config and every PNG of the run."
     out = Path(out)
@@ -456,7 +463,7 @@ def write_report(c: RecipeConfig, results: dict, out) -> Path:
             ('train images / s', results['train_img_per_s']), ('wall time', f"{results['wall_time_s']/60:.1f} min"),
             ('parameters', f"{results['n_params']:,}"), ('train / test images', f"{results['n_train']} / {results['n_test']}"),
             ('precision, device', f"{results['precision']}, {results['device']}"),
-            ('augmentation', f"{c.aug}, on the {results.get('aug_on', 'items')}")]
+            ('augmentation', f"{c.aug}, on the {_aug_where.get(results.get('aug_on'), 'items')}")]
     md = [f"# eva_fastai run: {out.name}", '', '| result | value |', '|---|---|', *[f'| {k} | {v} |' for k, v in rows], '']
     if results.get('lr_find'): md += ['LR finder suggestions: ' + ', '.join(f'{k} {v:.2e}' for k, v in results['lr_find'].items()), '']
     md += ['## Plots', ''] + [f'![{p[:-4]}]({p})' for p in sorted(o.name for o in out.glob('*.png'))] + ['']
