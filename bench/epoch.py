@@ -3,8 +3,8 @@
 The DataLoaders are `cifar_dls(test_data_path(), bs, item_tfms=..., batch_tfms=..., subset=...)` (a stratified
 subset of the 50,000 training images; `--full` for all) with the 'seed' augmentation preset placed as the recipe's
 `aug_on` places it (`--aug-on`, default `auto`: on a CPU `split`, albumentations on the items up to the rotation and
-the exact rest on the batch, `split_aug_tfms`; on a GPU `batch`, `batch_aug_tfms`; `items`, all albumentations,
-`aug_tfms`), the Learner `cifar_learner(dls, precision='auto')`, trained with `fit_schedule(learn, 1)`. Validation is
+the exact rest on the batch; on a GPU `batch`; `items`, all albumentations; `eva_fastai.augment.aug_fns` builds
+them), the Learner `cifar_learner(dls, precision='auto')`, trained with `fit_schedule(learn, 1)`. Validation is
 skipped: only the training phase is measured.
 
 Data time is the time the training loop waits for the next batch: the Learner's training DataLoader is wrapped (in
@@ -50,28 +50,14 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def batch_tfms_of(preset):
-    "The batch transforms of `preset` from `eva_fastai.augment.batch_aug_tfms`, as a function of the stats, and a description."
-    if preset in (None, '', 'none'): return None, 'none'
-    from eva_fastai.augment import batch_aug_tfms
-    return (lambda stats: batch_aug_tfms(preset, stats=stats)), f'batch_aug_tfms({preset!r}, stats=<train stats>)'
-
-def split_tfms_of(preset):
-    "The item and batch transforms of `preset` from `eva_fastai.augment.split_aug_tfms`, as functions of the stats, and descriptions."
-    if preset in (None, '', 'none'): return None, 'none', None, 'none'
-    from eva_fastai.augment import split_aug_tfms
-    return ((lambda stats: split_aug_tfms(preset, stats=stats)[0]), f'split_aug_tfms({preset!r}, stats=<train stats>)[0]',
-            (lambda stats: split_aug_tfms(preset, stats=stats)[1]), f'split_aug_tfms({preset!r}, stats=<train stats>)[1]')
-
-def seed_item_tfms(preset):
-    "The item transforms of `preset` from `eva_fastai.augment.aug_tfms` (if the module exists) and a description."
-    if preset in (None, '', 'none'): return None, 'none'
-    try: from eva_fastai.augment import aug_tfms
-    except ImportError: return None, 'none (eva_fastai.augment does not exist yet)'
-    params = inspect.signature(aug_tfms).parameters
-    if 'stats' in params:  # needs the training (mean, std): cifar_dls calls a function of the stats with them
-        return (lambda stats: aug_tfms(preset, stats=stats)), f'aug_tfms({preset!r}, stats=<train stats>)'
-    return aug_tfms(preset), f'aug_tfms({preset!r})'
+def tfms_of(preset, on):
+    "The item and batch transforms of `preset` placed by `on` (`eva_fastai.augment.aug_fns`) and a description of each."
+    from eva_fastai.augment import aug_fns, aug_on_mode
+    mode = aug_on_mode(on)
+    if preset in (None, '', 'none'): return mode, None, 'none', None, 'none'
+    item_tfms, batch_tfms = aug_fns(preset, on=mode)
+    desc = lambda i: f'aug_fns({preset!r}, on={mode!r})[{i}](<train stats>)'
+    return mode, item_tfms, desc(0) if item_tfms else 'none', batch_tfms, desc(1) if batch_tfms else 'none'
 
 
 class TimedIter:
@@ -180,11 +166,7 @@ def main(argv=None):
     args = parse_args(argv)
     if args.threads: torch.set_num_threads(args.threads)
     subset = None if args.full else args.subset
-    mode = args.aug_on if args.aug_on != 'auto' else ('batch' if torch.cuda.is_available() else 'split')
-    if mode == 'split': item_tfms, aug_desc, batch_tfms, batch_desc = split_tfms_of(args.aug)
-    else:
-        item_tfms, aug_desc = (None, 'none') if mode == 'batch' else seed_item_tfms(args.aug)
-        batch_tfms, batch_desc = batch_tfms_of(args.aug) if mode == 'batch' else (None, 'none')
+    mode, item_tfms, aug_desc, batch_tfms, batch_desc = tfms_of(args.aug, args.aug_on)
     t0 = time.perf_counter()
     dls = cifar_dls(test_data_path(), bs=args.bs, item_tfms=item_tfms, subset=subset, test_subset=args.test_subset,
                     num_workers=args.num_workers, batch_tfms=batch_tfms)

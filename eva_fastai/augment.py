@@ -17,9 +17,10 @@ from albumentations.pytorch import ToTensorV2
 from .data import EvaError, load_image, _as_subclass
 
 # %% auto #0
-__all__ = ['SEED_MEAN', 'SEED_STD', 'aug_presets', 'AlbumentationsTransform', 'mean_fill', 'seed_preset', 'assignment_preset',
-           'none_preset', 'aug_pipeline', 'aug_tfms', 'BatchPadCrop', 'BatchFlip', 'BatchRGBShift', 'BatchCutout',
-           'batch_tfms_from', 'batch_aug_tfms', 'split_tfms', 'split_aug_tfms', 'show_augmentations']
+__all__ = ['SEED_MEAN', 'SEED_STD', 'aug_presets', 'aug_ons', 'AlbumentationsTransform', 'mean_fill', 'seed_preset',
+           'assignment_preset', 'none_preset', 'aug_pipeline', 'aug_tfms', 'BatchPadCrop', 'BatchFlip', 'BatchRGBShift',
+           'BatchCutout', 'batch_tfms_from', 'batch_aug_tfms', 'split_tfms', 'split_aug_tfms', 'aug_on_mode', 'aug_fns',
+           'show_augmentations']
 
 # %% ../nbs/01_augment.ipynb #464d0adb
 _PASS_THROUGH = (TensorCategory, TensorMultiCategory, int)   # label types that `encodes(x: object)` returns as they are
@@ -239,6 +240,26 @@ def split_aug_tfms(preset, size=32, mean=SEED_MEAN, stats=None) -> tuple:
     "`(item_tfms, batch_tfms)` of augmentation `preset`: albumentations on the items up to its last transform without an exact batch version, then the rest on whole batches (`split_tfms`)."
     head, tail = split_tfms(aug_pipeline(preset, size, mean, stats), size)
     return ([AlbumentationsTransform(head)] if len(head.transforms) else []), tail
+
+# %% ../nbs/01_augment.ipynb #75f6e0a1
+aug_ons = ('auto', 'items', 'batch', 'split')
+
+def aug_on_mode(on:str='auto') -> str:
+    "Where augmentation runs for choice `on` (one of `aug_ons`): 'items', 'batch' or 'split'; 'auto' is 'batch' with a GPU, else 'split'."
+    if on not in aug_ons: raise EvaError(f"aug_on={on!r} is invalid; choose one of: {', '.join(aug_ons)}")
+    return on if on != 'auto' else 'batch' if torch.cuda.is_available() else 'split'
+
+def aug_fns(preset, size=32, on:str='auto') -> tuple:
+    "`(item_tfms, batch_tfms)` for `cifar_dls` that augment by `preset` where `on` says (`aug_on_mode`): functions of the training stats, or None."
+    mode = aug_on_mode(on)
+    if mode == 'items': return (lambda stats: aug_tfms(preset, size, stats=stats)), None
+    if mode == 'batch': return None, (lambda stats: batch_aug_tfms(preset, size, stats=stats))
+    built = {}
+    def split(stats):
+        key = None if stats is None else repr([np.asarray(s).tolist() for s in stats])
+        if key not in built: built[key] = split_aug_tfms(preset, size, stats=stats)
+        return built[key]
+    return (lambda stats: split(stats)[0]), (lambda stats: split(stats)[1])
 
 # %% ../nbs/01_augment.ipynb #12f771b2
 def _hwc_uint8(img) -> np.ndarray:

@@ -78,7 +78,6 @@ def preset_config(name='seed', **overrides) -> RecipeConfig:
 
 # %% ../nbs/05_recipe.ipynb #61c9c115
 _precisions = ('auto', 'fp32', 'bf16', 'fp16')
-_aug_ons = ('auto', 'items', 'batch', 'split')
 
 def check_config(c: RecipeConfig) -> RecipeConfig:
     "Raise `EvaError` for the first invalid setting of `c`; return `c`."
@@ -93,7 +92,7 @@ def check_config(c: RecipeConfig) -> RecipeConfig:
     if c.aug not in aug_presets: bad('aug', f"one of {', '.join(aug_presets)}")
     if c.schedule not in schedules: bad('schedule', f"one of {', '.join(schedules)}")
     if c.precision not in _precisions: bad('precision', f"one of {', '.join(_precisions)}")
-    if c.aug_on not in _aug_ons: bad('aug_on', f"one of {', '.join(_aug_ons)}")
+    if c.aug_on not in aug_ons: bad('aug_on', f"one of {', '.join(aug_ons)}")
     if c.suggestion not in lr_suggest_funcs: bad('suggestion', f"one of {', '.join(lr_suggest_funcs)}")
     if isinstance(c.lr_max, str):
         if c.lr_max != 'find':
@@ -304,19 +303,12 @@ def _write_json(path, d):
     tmp.write_text(json.dumps(d, indent=2, default=str)); os.replace(tmp, path)
 
 def aug_mode(c: RecipeConfig) -> str:
-    "Where config `c` augments: 'items', 'batch' or 'split' (`aug_on`; 'auto' is 'batch' with a GPU, else 'split')."
-    return c.aug_on if c.aug_on != 'auto' else 'batch' if torch.cuda.is_available() else 'split'
-
-def _aug_fns(c: RecipeConfig) -> tuple:
-    "The `(item_tfms, batch_tfms)` of config `c` for `cifar_dls`, as functions of the training statistics (or None)."
-    mode, f = aug_mode(c), lambda tfms: (lambda stats: tfms(c.aug, c.size, stats=stats))
-    if mode == 'split': return (lambda stats: split_aug_tfms(c.aug, c.size, stats=stats)[0],
-                                lambda stats: split_aug_tfms(c.aug, c.size, stats=stats)[1])
-    return (f(aug_tfms), None) if mode == 'items' else (None, f(batch_aug_tfms))
+    "Where config `c` augments: 'items', 'batch' or 'split' (`aug_on_mode` of its `aug_on`)."
+    return aug_on_mode(c.aug_on)
 
 def build(c: RecipeConfig):
     "The DataLoaders and Learner of config `c` (no training)."
-    item_tfms, batch_tfms = _aug_fns(c)
+    item_tfms, batch_tfms = aug_fns(c.aug, c.size, c.aug_on)
     dls = cifar_dls(c.data, bs=c.bs, item_tfms=item_tfms, size=c.size, subset=c.subset, batch_tfms=batch_tfms,
                     test_subset=c.test_subset, seed=c.seed, num_workers=c.num_workers, strict=c.strict)
     learn = cifar_learner(dls, arch=c.arch, lr=c.lr_max if not isinstance(c.lr_max, str) else 1e-3, wd=c.wd, mom=c.momentum,
