@@ -96,8 +96,8 @@ def resnet18_cifar(n_in:int=3, n_out:int=10) -> nn.Module:
 
 # %% ../nbs/02_models.ipynb #cb420afc
 def resnet9(n_in:int=3, n_out:int=10) -> nn.Module:
-    "`CustomResNet` with David Page's logit scale 0.125 (and fastai's initialisation): the same network, stable at high learning rates."
-    return CustomResNet(n_in, n_out, logit_scale=0.125, init='kaiming')
+    "`CustomResNet` with David Page's logit scale 0.125: the same network (and PyTorch's initialisation), stable at high learning rates."
+    return CustomResNet(n_in, n_out, logit_scale=0.125)
 
 archs = {
     'custom_resnet': CustomResNet,
