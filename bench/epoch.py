@@ -25,6 +25,7 @@ import torch
 from fastai.basics import Callback, CancelFitException, CancelValidException
 from eva_fastai.data import cifar_dls, test_data_path, default_workers
 from eva_fastai.learner import cifar_learner, fit_schedule
+from eva_fastai.augment import aug_ons, aug_fns, aug_on_mode
 
 try: import psutil
 except ImportError: psutil = None
@@ -36,7 +37,7 @@ def parse_args(argv=None):
     p.add_argument('--full', action='store_true', help='all 50,000 training images')
     p.add_argument('--bs', type=int, default=512, help='batch size (default 512, the memory target\'s; the seed preset uses 128)')
     p.add_argument('--aug', default='seed', help="augmentation preset for eva_fastai.augment.aug_tfms; 'none' for none")
-    p.add_argument('--aug-on', default='auto', choices=('auto', 'items', 'batch', 'split'),
+    p.add_argument('--aug-on', default='auto', choices=aug_ons,
                    help="augment the items (albumentations), whole batches (torch), or split: the items up to the last "
                         "transform without an exact batch version, the rest on the batch; auto (the recipe's default): "
                         "batch on a GPU, split on a CPU")
@@ -52,7 +53,6 @@ def parse_args(argv=None):
 
 def tfms_of(preset, on):
     "The item and batch transforms of `preset` placed by `on` (`eva_fastai.augment.aug_fns`) and a description of each."
-    from eva_fastai.augment import aug_fns, aug_on_mode
     mode = aug_on_mode(on)
     if preset in (None, '', 'none'): return mode, None, 'none', None, 'none'
     item_tfms, batch_tfms = aug_fns(preset, on=mode)
