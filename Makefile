@@ -42,5 +42,6 @@ readme: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/augment.py
 	$(BIN)/python bench/train_step.py
+	$(BIN)/python bench/compile.py
 	$(BIN)/python bench/epoch.py
 	$(BIN)/python bench/distributed.py
