@@ -140,13 +140,13 @@ def sched_stepped(f, n_steps:int):
     return _inner
 
 # %% ../nbs/03_learner.ipynb #4ee8ccd8
-def sched_eva_linear(n_epoch:float, lr_max, peak_epoch:float=5, div:float=25.):
-    "fastai schedule: linear from `lr_max/div` to `lr_max` at `peak_epoch` of `n_epoch`, then linear back to `lr_max/div`."
+def sched_eva_linear(n_epoch:float, lr_max, peak_epoch:float=5, div:float=25., div_final:float|None=None):
+    "fastai schedule: linear from `lr_max/div` to `lr_max` at `peak_epoch` of `n_epoch`, then linear to `lr_max/div_final` (default: back to `lr_max/div`)."
     p = peak_epoch / n_epoch
-    return combine_scheds([p, 1 - p], [SchedLin(lr_max / div, lr_max), SchedLin(lr_max, lr_max / div)])
+    return combine_scheds([p, 1 - p], [SchedLin(lr_max / div, lr_max), SchedLin(lr_max, lr_max / (div_final or div))])
 
 # %% ../nbs/03_learner.ipynb #be2c38e6
-schedules = ('one_cycle', 'seed', 'linear')
+schedules = ('one_cycle', 'seed', 'linear', 'linear_zero')
 
 def lr_schedule(schedule:str, n_epoch:int, lr_max, n_iter:int=1, pct_start:float=0.2, div:float=25.,
                 div_final:float=2.5e5, peak_epoch:float|None=None, step_per_epoch:bool|None=None):
@@ -162,14 +162,14 @@ def lr_schedule(schedule:str, n_epoch:int, lr_max, n_iter:int=1, pct_start:float
     else:
         if peak_epoch is None: peak_epoch = pct_start * n_epoch
         if not 0 < peak_epoch < n_epoch: raise EvaError(f"peak_epoch must be in (0, {n_epoch}), got {peak_epoch}")
-        f = sched_eva_linear(n_epoch, lr_max, peak_epoch, div)
+        f = sched_eva_linear(n_epoch, lr_max, peak_epoch, div, div_final if schedule == 'linear_zero' else None)
     return sched_stepped(f, n_epoch) if step_per_epoch else f
 
 def mom_schedule(schedule:str, n_epoch:int, moms=(0.9, 0.9, 0.9), pct_start:float=0.2,
                  peak_epoch:float|None=None, step_per_epoch:bool|None=None):
     "Momentum `moms=(start, peak, end)` over the same two phases as `lr_schedule` (constant when all three are equal)."
     if step_per_epoch is None: step_per_epoch = schedule == 'seed'
-    if schedule == 'linear':
+    if schedule in ('linear', 'linear_zero'):
         p = (pct_start * n_epoch if peak_epoch is None else peak_epoch) / n_epoch
         f = combine_scheds([p, 1 - p], [SchedLin(moms[0], moms[1]), SchedLin(moms[1], moms[2])])
     else: f = combined_cos(pct_start, *moms)
@@ -192,7 +192,7 @@ def _lr_array(learn, lr_max):
 def fit_schedule(learn:Learner, n_epoch:int, lr_max=None, schedule:str='one_cycle', pct_start:float=0.2,
                  div:float=25., div_final:float=2.5e5, peak_epoch:float|None=None, step_per_epoch:bool|None=None,
                  moms=None, wd=None, cbs=None, reset_opt:bool=False, start_epoch:int=0):
-    "Fit `learn` for `n_epoch` under `schedule` ('one_cycle', 'seed' or 'linear'); see the table above."
+    "Fit `learn` for `n_epoch` under `schedule` ('one_cycle', 'seed', 'linear' or 'linear_zero'); see the table above."
     kw = dict(pct_start=pct_start, peak_epoch=peak_epoch, step_per_epoch=step_per_epoch)
     lr_schedule(schedule, n_epoch, 1., div=div, div_final=div_final, **kw)  # bad settings fail before anything changes
     if reset_opt: learn.create_opt()

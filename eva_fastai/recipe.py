@@ -40,10 +40,10 @@ class RecipeConfig:
     lr_max: float|str = 0.03           # peak learning rate, or 'find' to take the LR finder's suggestion
     lr_find: bool = True               # run the LR finder first (its plot and suggestions go in the report)
     suggestion: str = 'valley'         # the LR finder suggestion 'find' takes: valley, slide, minimum, steep or edge
-    schedule: str = 'seed'             # 'seed' (OneCycleLR stepped per epoch), 'one_cycle' (fastai, per batch) or 'linear'
+    schedule: str = 'seed'             # 'seed' (OneCycleLR stepped per epoch), 'one_cycle' (fastai, per batch), 'linear' or 'linear_zero' (see `eva_fastai.learner`)
     pct_start: float = 0.2             # fraction of the epochs spent warming up to `lr_max`
     div: float = 25.                   # start LR = lr_max / div
-    div_final: float = 2.5e5           # final LR = lr_max / div_final (one-cycle); 'linear' ends at the start LR
+    div_final: float = 2.5e5           # final LR = lr_max / div_final (one-cycle, linear_zero); 'linear' ends at the start LR
     wd: float = 1e-4                   # weight decay (L2, as torch SGD applies it)
     momentum: float = 0.9              # SGD momentum (not cycled, as in the seed)
     nesterov: bool = True              # Nesterov momentum
