@@ -26,8 +26,8 @@ import fastai.callback.progress, fastai.callback.hook  # Learner.no_bar, Learner
 # %% auto #0
 __all__ = ['schedules', 'lr_suggest_funcs', 'BF16Autocast', 'ChannelsLastBatch', 'cpu_bf16_native', 'resolve_precision',
            'precision_cbs', 'sgd_nesterov', 'cifar_learner', 'torch_one_cycle_lr', 'sched_torch_one_cycle',
-           'sched_stepped', 'sched_eva_linear', 'lr_schedule', 'mom_schedule', 'ResumeAt', 'fit_schedule', 'edge',
-           'lr_suggestions', 'pick_suggestion', 'find_lr', 'lr_range_test_acc']
+           'sched_stepped', 'sched_eva_linear', 'lr_schedule', 'mom_schedule', 'ResumeAt', 'fit_schedule', 'WeightEMA',
+           'edge', 'lr_suggestions', 'pick_suggestion', 'find_lr', 'lr_range_test_acc']
 
 # %% ../nbs/03_learner.ipynb #5596a213
 class BF16Autocast(Callback):
@@ -208,6 +208,35 @@ def fit_eva_one_cycle(self:Learner, n_epoch:int, lr_max=None, peak_epoch:float=5
     "The course's one-cycle: linear from `lr_max/div` to `lr_max` at `peak_epoch`, then linear back to `lr_max/div`."
     fit_schedule(self, n_epoch, lr_max, 'linear', peak_epoch=peak_epoch, div=div, moms=moms,
                  step_per_epoch=step_per_epoch, wd=wd, cbs=cbs, reset_opt=reset_opt, start_epoch=start_epoch)
+
+# %% ../nbs/03_learner.ipynb #c1713578
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+class WeightEMA(Callback):
+    "Keep an exponential moving average of the weights and BatchNorm statistics (torch's `AveragedModel`); validate on it and end the fit with it."
+    order = 65   # before_fit after `ChannelsLast` (the average keeps the model's memory format)
+    def __init__(self, decay:float=0.99, state:dict|None=None):
+        if not 0 < decay < 1: raise EvaError(f"EMA decay {decay!r} is invalid; it must be between 0 and 1 (e.g. 0.99)")
+        self.decay, self.state, self.ema, self.raw_state = decay, state, None, None
+    def before_fit(self):
+        self.ema = AveragedModel(get_model(self.model), multi_avg_fn=get_ema_multi_avg_fn(self.decay), use_buffers=True)
+        if self.state is not None: self.ema.load_state_dict(self.state)   # a resumed run continues its average
+    def after_batch(self):
+        if self.training: self.ema.update_parameters(get_model(self.model))
+    def _swap_in(self):
+        m = get_model(self.model)
+        self.raw_state = {k: v.detach().clone() for k, v in m.state_dict().items()}
+        m.load_state_dict(self.ema.module.state_dict())
+    def before_validate(self):
+        if self.ema.n_averaged > 0: self._swap_in()
+    def after_validate(self):
+        if self.raw_state is not None: get_model(self.model).load_state_dict(self.raw_state)
+    def after_fit(self):
+        if self.ema.n_averaged > 0: self._swap_in()
+    def state_dict(self) -> dict:
+        "The average's state, for `WeightEMA(state=...)` in a resumed fit."
+        return self.ema.state_dict()
+
 
 # %% ../nbs/03_learner.ipynb #246abee3
 def edge(lrs, losses, num_it):

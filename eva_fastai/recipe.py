@@ -48,6 +48,7 @@ class RecipeConfig:
     momentum: float = 0.9              # SGD momentum (not cycled, as in the seed)
     nesterov: bool = True              # Nesterov momentum
     label_smoothing: float = 0.        # label smoothing of the cross-entropy loss
+    ema: float = 0.                    # decay of a moving average of the weights that validation and the final model use (e.g. 0.99); 0: off
     tta: bool = True                   # also evaluate with flip test-time augmentation
     seed: int = 42                     # random seed: data order, augmentation, initial weights
     precision: str = 'auto'            # 'auto' (bf16 on CPU, fp16 on GPU), 'fp32', 'bf16' or 'fp16'
@@ -105,6 +106,7 @@ def check_config(c: RecipeConfig) -> RecipeConfig:
     if not 0 <= c.wd < 1: bad('wd', 'between 0 and 1')
     if not 0 <= c.momentum < 1: bad('momentum', 'between 0 and 1')
     if not 0 <= c.label_smoothing < 1: bad('label_smoothing', 'between 0 and 1')
+    if not 0 <= c.ema < 1: bad('ema', 'between 0 and 1 (e.g. 0.99; 0 turns the average off)')
     if c.num_workers is not None and c.num_workers < 0: bad('num_workers', 'a whole number >= 0')
     return c
 
@@ -209,6 +211,7 @@ class EpochCheckpoint(Callback):
                            'metric_names': list(rec.metric_names), 'rng': _rng_state(),
                            'dl_rng': getattr(self.dls.train, 'dl', self.dls.train).rng.getstate(),
                            'best': getattr(getattr(self.learn, 'atomic_save_model', None), 'best', None),
+                           'ema': ema.state_dict() if (ema := getattr(self.learn, 'weight_ema', None)) else None,
                            'wall_time_s': time.time() - self.t0 if self.t0 else None, **self.extra}, self.fname)
 
 def load_checkpoint(learn, fname) -> dict:
@@ -365,10 +368,11 @@ def run(config: RecipeConfig, resume=False, overwrite=False, show=False, quiet=F
     learn.path, learn.model_dir = out, 'models'
     _log(f"data: {len(dls.train_ds)} train / {len(dls.valid_ds)} test images, {dls.c} classes from {dls.root}; "
          f"model: {c.arch}, {n_params(learn.model):,} parameters", quiet)
-    ckpt_path, history, start_epoch, finder, best = out/'models'/'checkpoint.pth', None, 0, {}, None
+    ckpt_path, history, start_epoch, finder, best, ema_state = out/'models'/'checkpoint.pth', None, 0, {}, None, None
     if resume:
         ck = load_checkpoint(learn, ckpt_path)
         start_epoch, lr, finder, history, best = ck['epoch'] + 1, ck['lr'], ck.get('finder', {}), ck['history'], ck.get('best')
+        ema_state = ck.get('ema')
         t0 -= ck.get('wall_time_s') or 0   # wall time counts the whole run, the sessions before this one included
         if rank0: _truncate_history(out/'history.csv', start_epoch)
         _log(f"resuming {out} after epoch {start_epoch} of {c.epochs}", quiet)
@@ -382,6 +386,7 @@ def run(config: RecipeConfig, resume=False, overwrite=False, show=False, quiet=F
                EpochCheckpoint(ckpt_path, extra={'lr': lr, 'finder': finder}, history=history, t0=t0)]
     cbs = (writers if rank0 else []) + [tput := Throughput(), nan_cb := StopOnNaN()]
     if show and rank0: cbs.append(ShowGraphCallback())
+    if c.ema: cbs.append(WeightEMA(c.ema, state=ema_state))   # validation, evaluation and the export use the average
     cbs += L(extra_cbs)
     try:
         with distributed(learn):
