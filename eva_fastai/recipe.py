@@ -68,7 +68,7 @@ presets = {
     'assignment': dict(epochs=24, bs=512, schedule='linear', pct_start=5/24, div=10., lr_max='find', suggestion='edge',
                        aug='assignment'),
     'fast': dict(arch='resnet9', epochs=24, bs=512, schedule='linear_zero', pct_start=5/24, div=10., lr_max=0.4, wd=5e-4,
-                 label_smoothing=0.2, aug='assignment'),
+                 label_smoothing=0.2, aug='assignment', ema=0.99),
     'smoke': dict(epochs=2, subset=2000, test_subset=1000, schedule='one_cycle', arch='resnet9', lr_max=0.1, bs=64),
 }
 
