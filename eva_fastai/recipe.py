@@ -179,7 +179,9 @@ class AtomicSaveModel(SaveModelCallback):
         super().__init__(monitor=monitor, fname=fname, reset_on_fit=best is None)
         self.best = best   # a resumed run keeps its best so far: a worse epoch after --resume must not overwrite it
     def _save(self, name):
-        state = {'model': get_model(self.model).state_dict()}
+        ema = getattr(self.learn, 'weight_ema', None)   # with a weight average, the test loss was the average's
+        m = ema.ema.module if ema is not None and ema.ema.n_averaged > 0 else get_model(self.model)
+        state = {'model': m.state_dict()}
         atomic_torch_save(state, self.path/self.model_dir/f'{name}.pth')
         self.last_saved_path = self.path/self.model_dir/f'{name}.pth'
     def after_epoch(self):
