@@ -221,18 +221,21 @@ class WeightEMA(Callback):
     def before_fit(self):
         self.ema = AveragedModel(get_model(self.model), multi_avg_fn=get_ema_multi_avg_fn(self.decay), use_buffers=True)
         if self.state is not None: self.ema.load_state_dict(self.state)   # a resumed run continues its average
+    @property
+    def averaged(self) -> nn.Module|None:
+        "The averaged model, once there is an average (after the first training step); else `None`."
+        return self.ema.module if self.ema is not None and self.ema.n_averaged > 0 else None
     def after_batch(self):
         if self.training: self.ema.update_parameters(get_model(self.model))
     def _swap_in(self):
+        if self.averaged is None: return
         m = get_model(self.model)
         self.raw_state = {k: v.detach().clone() for k, v in m.state_dict().items()}
-        m.load_state_dict(self.ema.module.state_dict())
-    def before_validate(self):
-        if self.ema.n_averaged > 0: self._swap_in()
+        m.load_state_dict(self.averaged.state_dict())
+    def before_validate(self): self._swap_in()
     def after_validate(self):
         if self.raw_state is not None: get_model(self.model).load_state_dict(self.raw_state)
-    def after_fit(self):
-        if self.ema.n_averaged > 0: self._swap_in()
+    def after_fit(self): self._swap_in()
     def state_dict(self) -> dict:
         "The average's state, for `WeightEMA(state=...)` in a resumed fit."
         return self.ema.state_dict()

@@ -179,9 +179,8 @@ class AtomicSaveModel(SaveModelCallback):
         super().__init__(monitor=monitor, fname=fname, reset_on_fit=best is None)
         self.best = best   # a resumed run keeps its best so far: a worse epoch after --resume must not overwrite it
     def _save(self, name):
-        ema = getattr(self.learn, 'weight_ema', None)   # with a weight average, the test loss was the average's
-        m = ema.ema.module if ema is not None and ema.ema.n_averaged > 0 else get_model(self.model)
-        state = {'model': m.state_dict()}
+        avg = getattr(getattr(self.learn, 'weight_ema', None), 'averaged', None)   # the test loss was the average's
+        state = {'model': (avg if avg is not None else get_model(self.model)).state_dict()}
         atomic_torch_save(state, self.path/self.model_dir/f'{name}.pth')
         self.last_saved_path = self.path/self.model_dir/f'{name}.pth'
     def after_epoch(self):
