@@ -27,17 +27,20 @@ def _arg_type(f):
     if t.startswith('float'): return float
     return str
 
-def add_config_args(p: argparse.ArgumentParser):
-    "Add one flag per `RecipeConfig` field to `p` (default `None`: only flags given override the preset)."
+def add_config_args(p: argparse.ArgumentParser, skip=()):
+    "Add one flag per `RecipeConfig` field but those in `skip` to `p` (default `None`: only flags given override the preset)."
     docs = docments(RecipeConfig)
     g = p.add_argument_group('recipe settings (defaults: the preset\'s)')
     for f in fields(RecipeConfig):
-        if f.name == 'preset': continue
+        if f.name == 'preset' or f.name in skip: continue
         flag, t, h = '--' + f.name.replace('_', '-'), _arg_type(f), f"{docs.get(f.name) or ''} [{f.default}]"
         if t is bool: g.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=h)
         else: g.add_argument(flag, type=t, default=None, metavar=f.name.upper(), help=h)
 
 # %% ../nbs/06_cli.ipynb #be211abc
+# the finder runs before training: the schedule, its length and peak, the average and the evaluation play no part
+_not_for_lr_find = ('epochs', 'lr_max', 'lr_find', 'schedule', 'pct_start', 'div', 'div_final', 'ema', 'tta', 'out')
+
 class _Parser(argparse.ArgumentParser):
     "argparse, with errors as one line and exit code 2."
     def error(self, message):
@@ -59,7 +62,8 @@ def parser() -> argparse.ArgumentParser:
     f = sub.add_parser('lr-find', help='run the LR finder only and plot it',
                        description='Run fastai\'s LR finder on the recipe\'s model and data; print the suggestions, save the plot.')
     f.add_argument('--preset', default=None, help=f"start from a preset: {', '.join(presets)} [seed]")
-    add_config_args(f)
+    f.add_argument('--out', default=None, help='folder for the plot lr_find.png [runs/lr-find]')
+    add_config_args(f, skip=_not_for_lr_find)
     e = sub.add_parser('evaluate', help='evaluate an exported model on the test set',
                        description='Test loss and accuracy (and with flip TTA) of an exported model (model.pkl).')
     e.add_argument('model', help='an exported model (model.pkl of a run)')

@@ -26,6 +26,8 @@ def test_help():
     assert r.returncode == 0 and all(c in r.stdout for c in ('train', 'lr-find', 'evaluate', 'predict'))
     r = cli('train', '--help')
     assert r.returncode == 0 and '--lr-max' in r.stdout and '--preset' in r.stdout and 'peak learning rate' in r.stdout
+    r = cli('lr-find', '--help')   # only the settings the finder uses
+    assert r.returncode == 0 and '--wd' in r.stdout and '--suggestion' in r.stdout and '--epochs' not in r.stdout
 
 @pytest.mark.parametrize('args,msg', [
     (['train', '--data', '/no/such/cifar.tgz'], 'no such file or folder'),
