@@ -45,3 +45,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/compile.py
 	$(BIN)/python bench/epoch.py
 	$(BIN)/python bench/distributed.py
+	$(BIN)/python bench/airbench.py

@@ -17,10 +17,11 @@ from albumentations.pytorch import ToTensorV2
 from .data import EvaError, load_image, _as_subclass
 
 # %% auto #0
-__all__ = ['SEED_MEAN', 'SEED_STD', 'aug_presets', 'aug_ons', 'AlbumentationsTransform', 'mean_fill', 'seed_preset',
-           'assignment_preset', 'none_preset', 'aug_pipeline', 'aug_tfms', 'BatchPadCrop', 'BatchFlip', 'BatchRGBShift',
-           'BatchCutout', 'batch_tfms_from', 'batch_aug_tfms', 'split_tfms', 'split_aug_tfms', 'aug_on_mode', 'aug_fns',
-           'show_augmentations']
+__all__ = ['SEED_MEAN', 'SEED_STD', 'aug_presets', 'aug_ons', 'tta_names', 'AlbumentationsTransform', 'mean_fill', 'seed_preset',
+           'assignment_preset', 'AlternatingHorizontalFlip', 'airbench_preset', 'fast_preset', 'none_preset',
+           'aug_pipeline', 'aug_tfms', 'BatchPadCrop', 'BatchFlip', 'BatchRGBShift', 'BatchCutout', 'AlternatingFlip',
+           'batch_tfms_from', 'batch_aug_tfms', 'split_tfms', 'split_aug_tfms', 'aug_on_mode', 'aug_fns', 'shift',
+           'tta_views', 'show_augmentations']
 
 # %% ../nbs/01_augment.ipynb #464d0adb
 _PASS_THROUGH = (TensorCategory, TensorMultiCategory, int)   # label types that `encodes(x: object)` returns as they are
@@ -110,11 +111,25 @@ def assignment_preset(size=32, mean=SEED_MEAN) -> A.Compose:
     "The course assignment's augmentation: reflect-pad `size // 8` and random crop, flip (p 0.5), one `size // 4` hole (p 1)."
     return A.Compose([*_pad_crop(size), A.HorizontalFlip(p=0.5), _cutout(size, mean, holes=1, p=1.0)])
 
+class AlternatingHorizontalFlip(A.HorizontalFlip):
+    "`A.HorizontalFlip(p=0.5)` that becomes `AlternatingFlip` on the batch (`batch_tfms_from`); on the items, a random flip."
+
+def airbench_preset(size=32, mean=SEED_MEAN) -> A.Compose:
+    "airbench94's augmentation: alternating flip, then a random translation by up to `size // 16` pixels (reflect padding)."
+    pad = max(1, size // 16)
+    return A.Compose([AlternatingHorizontalFlip(),
+                      A.PadIfNeeded(min_height=size + 2*pad, min_width=size + 2*pad, border_mode=cv2.BORDER_REFLECT_101),
+                      A.RandomCrop(height=size, width=size)])
+
+def fast_preset(size=32, mean=SEED_MEAN) -> A.Compose:
+    "The `fast` recipe's augmentation: the assignment's (reflect-pad `size // 8` and random crop, one `size // 4` hole) with airbench's alternating flip, first."
+    return A.Compose([AlternatingHorizontalFlip(), *_pad_crop(size), _cutout(size, mean, holes=1, p=1.0)])
+
 def none_preset(size=32, mean=SEED_MEAN) -> A.Compose:
     "No augmentation."
     return A.Compose([])
 
-aug_presets = {'seed': seed_preset, 'assignment': assignment_preset, 'none': none_preset}
+aug_presets = {'seed': seed_preset, 'assignment': assignment_preset, 'airbench': airbench_preset, 'fast': fast_preset, 'none': none_preset}
 
 # %% ../nbs/01_augment.ipynb #9c16db70
 def aug_pipeline(preset, size=32, mean=SEED_MEAN, stats=None) -> A.Compose:
@@ -179,6 +194,21 @@ class BatchCutout(Transform):
         fill = torch.as_tensor(self.fill, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
         return TensorImage(torch.where(mask, fill, x))
 
+# %% ../nbs/01_augment.ipynb #340f2ed0
+class AlternatingFlip(Transform):
+    "Mirror each image of a batch in every other epoch (`epoch`, set before each epoch), starting from a random choice per image: airbench's alternating flip."
+    order, split_idx = 19, 0   # first: the per-image choice is hashed from the untouched image
+    def __init__(self, seed:int=0): super().__init__(); self.seed, self.epoch, self._w = seed, 0, None
+    def first_flip(self, x) -> Tensor:
+        "Which images of batch `x` (0..1 floats of `uint8` images) are mirrored in even epochs: one bit of a seeded hash of their pixels."
+        ints = (x.as_subclass(Tensor).float() * 255).round().long().flatten(1)
+        if self._w is None or self._w.shape != ints.shape[1:] or self._w.device != ints.device:
+            self._w = torch.randint(0, 2**31, ints.shape[1:], generator=torch.Generator().manual_seed(self.seed)).to(ints.device)
+        return ((ints * self._w).sum(1) >> 16) % 2 == 1
+    def encodes(self, x: TensorImage):
+        flip = self.first_flip(x) ^ bool(self.epoch % 2)
+        return TensorImage(torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x))
+
 # %% ../nbs/01_augment.ipynb #2c3c7407
 def _limits(r): return (-r, r) if np.isscalar(r) else tuple(r)
 
@@ -192,7 +222,7 @@ def batch_tfms_from(tfms, size:int, exact=False) -> list:
     leaves = _steps(tfms)
     out, i = [], 0
     def refuse(t, why=''):
-        raise EvaError(f"{type(t).__name__}{why} has no batch version (supported: Rotate, HorizontalFlip, "
+        raise EvaError(f"{type(t).__name__}{why} has no batch version (supported: Rotate, HorizontalFlip, AlternatingHorizontalFlip, "
                        "PadIfNeeded + RandomCrop, RGBShift, CoarseDropout); augment on the items instead (--aug-on items)")
     while i < len(leaves):
         t = leaves[i]
@@ -201,6 +231,9 @@ def batch_tfms_from(tfms, size:int, exact=False) -> list:
             lo, hi = _limits(t.limit)
             if lo != -hi or t.border_mode != cv2.BORDER_REFLECT_101: refuse(t, ' with an asymmetric limit or a non-reflecting border')
             out.append(Rotate(max_deg=hi, p=t.p, pad_mode=PadMode.Reflection))
+        elif isinstance(t, AlternatingHorizontalFlip):
+            if i: raise EvaError("AlternatingHorizontalFlip must come first in the pipeline: it tells images apart by their untouched pixels")
+            out.append(AlternatingFlip())
         elif isinstance(t, A.HorizontalFlip): out.append(BatchFlip(p=t.p))
         elif isinstance(t, A.PadIfNeeded):
             crop = leaves[i + 1] if i + 1 < len(leaves) else None
@@ -260,6 +293,25 @@ def aug_fns(preset, size=32, on:str='auto') -> tuple:
         if key not in built: built[key] = split_aug_tfms(preset, size, stats=stats)
         return built[key]
     return (lambda stats: split(stats)[0]), (lambda stats: split(stats)[1])
+
+# %% ../nbs/01_augment.ipynb #8e05fee5
+def shift(x:Tensor, d:int) -> Tensor:
+    "Batch `x` moved by `d` pixels down and right (`d < 0`: up and left), its borders reflected."
+    h, w, a = x.shape[-2], x.shape[-1], abs(d)
+    return F.pad(x, (a,) * 4, mode='reflect')[..., a - d:a - d + h, a - d:a - d + w]
+
+def _mirror(x): return x.flip(-1)
+
+tta_names = {0: 'no TTA', 1: 'flip TTA', 2: 'flip + translate TTA'}
+
+def tta_views(level:int=1) -> list:
+    "`[(weight, view), ...]` of TTA `level` (0 none, 1 mirror, 2 mirror and 1-pixel translations); `view` maps a batch to a batch, `None` is the batch itself."
+    if level not in tta_names: raise EvaError(f"TTA level {level!r} is invalid; it must be 0 (none), 1 (mirror) or 2 (mirror and translations)")
+    pair = [(0.5, None), (0.5, _mirror)]
+    if level == 0: return [(1., None)]
+    if level == 1: return pair
+    moved = [(w / 4, (lambda x, d=d, f=f: (f or noop)(shift(x, d)))) for d in (1, -1) for w, f in pair]
+    return [(w / 2, f) for w, f in pair] + moved
 
 # %% ../nbs/01_augment.ipynb #12f771b2
 def _hwc_uint8(img) -> np.ndarray:

@@ -1,5 +1,6 @@
-"""`cifar_learner` (SGD with Nesterov momentum, the seed's loss and metric), bf16/fp16 and channels-last callbacks,
-the seed's one-cycle schedule and its variants, and the two LR-finding tools.
+"""`cifar_learner` (SGD with Nesterov momentum, the seed's loss and metric, airbench's parameter groups and decoupled
+hyperparameters), bf16/fp16 and channels-last callbacks, the schedules, lookahead and weight averaging, and the
+two LR-finding tools.
 
 Docs: https://eva-fastai.github.io/eva_fastai/learner.html.md"""
 
@@ -25,9 +26,10 @@ import fastai.callback.progress, fastai.callback.hook  # Learner.no_bar, Learner
 
 # %% auto #0
 __all__ = ['schedules', 'lr_suggest_funcs', 'BF16Autocast', 'ChannelsLastBatch', 'cpu_bf16_native', 'resolve_precision',
-           'precision_cbs', 'sgd_nesterov', 'cifar_learner', 'torch_one_cycle_lr', 'sched_torch_one_cycle',
-           'sched_stepped', 'sched_eva_linear', 'lr_schedule', 'mom_schedule', 'ResumeAt', 'fit_schedule', 'WeightEMA',
-           'edge', 'lr_suggestions', 'pick_suggestion', 'find_lr', 'lr_range_test_acc']
+           'precision_cbs', 'ResumeAt', 'run_epoch', 'TransformEpoch', 'TrainFor', 'sgd_nesterov', 'bn_bias_splitter',
+           'decoupled_sgd', 'init_images', 'cifar_learner', 'torch_one_cycle_lr', 'sched_torch_one_cycle',
+           'sched_stepped', 'sched_eva_linear', 'seed_per_epoch', 'lr_schedule', 'mom_schedule', 'fit_schedule',
+           'WeightEMA', 'Lookahead', 'edge', 'lr_suggestions', 'pick_suggestion', 'find_lr', 'lr_range_test_acc']
 
 # %% ../nbs/03_learner.ipynb #5596a213
 class BF16Autocast(Callback):
@@ -83,15 +85,75 @@ def precision_cbs(precision:str='auto', device=None) -> list:
     if dt == 'cuda': return [MixedPrecision(p)]
     return [BF16Autocast(torch.bfloat16)]
 
+# %% ../nbs/03_learner.ipynb #6387e433
+class ResumeAt(Callback):
+    "Fit the rest of an `n_epoch` run (whole or fractional) after `start_epoch` finished epochs, at the whole run's schedule position; a fractional last epoch stops training when the run's position reaches 1."
+    order, run_valid = -5, False    # right after fastai's TrainEvalCallback (-10) has set `pct_train`
+    def __init__(self, start_epoch:int, n_epoch:float): self.start_epoch, self.total = start_epoch, n_epoch
+    def _at(self, done): self.learn.pct_train = (self.start_epoch + self.epoch + done) / self.total
+    def before_train(self): self._at(0.)
+    def before_batch(self):
+        if self.pct_train >= 1 - 1e-9: raise CancelTrainException()   # the run's last step is done
+    def after_batch(self): self._at((self.iter + 1) / self.n_iter)
+    def after_train(self):   # before the Recorder's: a shortened epoch still logs its training loss and metrics
+        if self.pct_train >= 1 - 1e-9 and hasattr(self.learn, 'recorder'): self.learn.recorder.cancel_train = False
+
+def run_epoch(learn) -> int:
+    "The epoch of the whole run that `learn` is in: a resumed fit (`ResumeAt`) counts from where it started."
+    return learn.epoch + next((cb.start_epoch for cb in learn.cbs if isinstance(cb, ResumeAt)), 0)
+
+# %% ../nbs/03_learner.ipynb #771f4a7e
+class TransformEpoch(Callback):
+    "Before each training epoch, set `epoch` (the run's: `run_epoch`) on the training batch transforms that have one, such as `AlternatingFlip`."
+    order, run_valid = -4, False
+    def before_train(self):
+        for t in getattr(self.dls.train, 'dl', self.dls.train).after_batch.fs:
+            if hasattr(t, 'epoch'): t.epoch = run_epoch(self.learn)
+
+class TrainFor(Callback):
+    "Train the parameters `names` (`model.get_parameter` names) for the first `n_epoch` epochs of the run only; frozen after that."
+    order, run_valid = -3, False
+    def __init__(self, n_epoch:float, names=('whiten.bias',)): self.n_epoch, self.names = n_epoch, tuple(L(names))
+    def _set(self, train:bool):
+        m = get_model(self.model)
+        for n in self.names:
+            p = m.get_parameter(n).requires_grad_(train)
+            if not train: p.grad = None   # so no optimizer steps it (fastai's zero their grads, not drop them)
+    def before_train(self): self._set(run_epoch(self.learn) < self.n_epoch)
+    def after_fit(self): self._set(True)   # as built again: an optimizer made later (`learn.export`, a resume) has the same groups
+
 # %% ../nbs/03_learner.ipynb #31f1741f
-def sgd_nesterov(params, lr:float, mom:float=0.9, wd:float=1e-4, nesterov:bool=True) -> OptimWrapper:
-    "`torch.optim.SGD` with (Nesterov) momentum and L2 weight decay, wrapped for fastai."
-    return OptimWrapper(params, torch.optim.SGD, lr=lr, momentum=mom, weight_decay=wd, nesterov=nesterov)
+def sgd_nesterov(params, lr, mom:float=0.9, wd=1e-4, nesterov:bool=True) -> OptimWrapper:
+    "`torch.optim.SGD` with (Nesterov) momentum and L2 weight decay, wrapped for fastai; `lr` and `wd` may give one value per parameter group."
+    opt = OptimWrapper(params, torch.optim.SGD, lr=float(np.max(lr)), momentum=mom, weight_decay=float(np.max(wd)),
+                       nesterov=nesterov)
+    opt.set_hypers(lr=lr, wd=wd)
+    return opt
+
+def bn_bias_splitter(model:nn.Module) -> list:
+    "fastai parameter groups `[trainable BatchNorm biases, every other trainable parameter]`, for a higher LR on the BatchNorm biases."
+    bn = [m.bias for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.bias is not None]
+    ids = {id(p) for p in bn}
+    return [[p for p in bn if p.requires_grad], [p for p in model.parameters() if p.requires_grad and id(p) not in ids]]
+
+def decoupled_sgd(lr:float, wd:float, mom:float, bs:int, lr_mults=(1.,)) -> tuple:
+    "torch SGD's per-group `(lrs, wds)` for airbench's decoupled `lr` and `wd` (per 1024 examples, step size independent of `mom`), at batch size `bs`, with group LR multipliers `lr_mults`."
+    scale = bs / (1024 * (1 + 1 / (1 - mom)))   # airbench's kilostep scale, for a mean (not summed) loss
+    lrs = np.array([lr * scale * m for m in lr_mults])
+    return lrs, wd * scale / lrs                 # torch multiplies weight_decay by the LR: the decay stays wd * scale
+
+def init_images(dls:DataLoaders, n:int=5000, seed:int=0) -> Tensor:
+    "`n` training images (a seeded random choice) as the validation pipeline serves them: decoded and normalised, not augmented."
+    items = dls.train_ds.items
+    idx = np.random.default_rng(seed).choice(len(items), min(n, len(items)), replace=False)
+    dl = dls.test_dl([items[i] for i in sorted(idx)], bs=512)
+    return torch.cat([b[0].as_subclass(Tensor) for b in dl])
 
 def cifar_learner(dls:DataLoaders, arch='custom_resnet', lr:float=0.03, wd:float=1e-4, mom:float=0.9,
                   nesterov:bool=True, label_smoothing:float=0., precision:str='fp32', channels_last:bool=True,
-                  cbs=None, n_in:int=3, **kwargs) -> Learner:
-    "A fastai `Learner` for `dls`: `arch` from `archs`, SGD(+Nesterov), cross-entropy, `accuracy`, `precision`."
+                  cbs=None, n_in:int=3, bn_bias_lr:float=1., decoupled:bool=False, bs:int|None=None,
+                  n_init:int=5000, **kwargs) -> Learner:
+    "A fastai `Learner` for `dls`: `arch` from `archs`, SGD(+Nesterov), cross-entropy, `accuracy`, `precision`; see the list above for `bn_bias_lr`, `decoupled` and data-initialised networks."
     n_out = getattr(dls, 'c', None)
     if not n_out: raise EvaError("the DataLoaders have no classes (dls.c); build them with eva_fastai.data.cifar_dls")
     if not lr > 0: raise EvaError(f"lr must be > 0, got {lr}")
@@ -99,13 +161,22 @@ def cifar_learner(dls:DataLoaders, arch='custom_resnet', lr:float=0.03, wd:float
     if not 0 <= mom < 1: raise EvaError(f"momentum must be in [0, 1), got {mom}")
     if nesterov and mom == 0: raise EvaError("Nesterov momentum needs momentum > 0; set mom or turn nesterov off")
     if not 0 <= label_smoothing < 1: raise EvaError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+    if not bn_bias_lr > 0: raise EvaError(f"bn_bias_lr must be > 0, got {bn_bias_lr}")
     prec = resolve_precision(precision, getattr(dls, 'device', None))
     model = create_model(arch, n_in=n_in, n_out=n_out)
+    if hasattr(model, 'init_from'): model.init_from(init_images(dls, n_init))   # e.g. airbench's patch whitening
+    groups = bn_bias_splitter if bn_bias_lr != 1 else trainable_params
+    mults = (bn_bias_lr, 1.) if bn_bias_lr != 1 else (1.,)
+    if decoupled: lrs, wds = decoupled_sgd(lr, wd, mom, bs or dls.train.bs, mults)
+    else: lrs, wds = np.array([lr * m for m in mults]), np.array([wd / m for m in mults])
+    if len(mults) == 1: lrs, wds = float(lrs[0]), float(wds[0])
     loss_func = LabelSmoothingCrossEntropyFlat(eps=label_smoothing) if label_smoothing > 0 else CrossEntropyLossFlat()
     xtra = precision_cbs(prec, getattr(dls, 'device', None)) + ([ChannelsLastBatch()] if channels_last else [])
-    learn = Learner(dls, model, loss_func=loss_func, opt_func=partial(sgd_nesterov, mom=mom, wd=wd, nesterov=nesterov),
-                    lr=lr, wd=wd, moms=(mom, mom, mom), metrics=accuracy, cbs=L(xtra) + L(cbs), **kwargs)
+    learn = Learner(dls, model, loss_func=loss_func, opt_func=partial(sgd_nesterov, mom=mom, wd=wds, nesterov=nesterov),
+                    lr=lrs, wd=wds, moms=(mom, mom, mom), metrics=accuracy, splitter=groups,
+                    cbs=L(xtra) + L(TransformEpoch()) + L(cbs), **kwargs)
     learn.precision = prec
+    learn.arch = str(arch).strip().lower().replace('-', '_') if isinstance(arch, str) else None   # for model.json
     return learn
 
 # %% ../nbs/03_learner.ipynb #29c70887
@@ -148,14 +219,20 @@ def sched_eva_linear(n_epoch:float, lr_max, peak_epoch:float=5, div:float=25., d
 # %% ../nbs/03_learner.ipynb #be2c38e6
 schedules = ('one_cycle', 'seed', 'linear', 'linear_zero')
 
-def lr_schedule(schedule:str, n_epoch:int, lr_max, n_iter:int=1, pct_start:float=0.2, div:float=25.,
+def seed_per_epoch(schedule:str, n_epoch:float, pct_start:float=0.2) -> bool:
+    "Whether `schedule` steps once per epoch by default: the seed's does, unless its warm-up (`pct_start * n_epoch` epochs) would be shorter than one epoch."
+    return schedule == 'seed' and pct_start * n_epoch >= 1
+
+def lr_schedule(schedule:str, n_epoch:float, lr_max, n_iter:int=1, pct_start:float=0.2, div:float=25.,
                 div_final:float=2.5e5, peak_epoch:float|None=None, step_per_epoch:bool|None=None):
     "LR as a fastai schedule function of the training progress `pos` in [0, 1); `n_iter` batches per epoch."
     if schedule not in schedules: raise EvaError(f"unknown schedule {schedule!r}; choose one of: {', '.join(schedules)}")
     if n_epoch < 1: raise EvaError(f"the number of epochs must be >= 1, got {n_epoch}")
+    if step_per_epoch is None: step_per_epoch = seed_per_epoch(schedule, n_epoch, pct_start)
+    if step_per_epoch and n_epoch != int(n_epoch):
+        raise EvaError(f"a schedule stepped per epoch needs a whole number of epochs, got {n_epoch}; round it or step per batch")
     if not 0 < pct_start < 1: raise EvaError(f"pct_start must be in (0, 1), got {pct_start}")
     if div <= 0 or div_final <= 0: raise EvaError(f"div and div_final must be > 0, got {div}, {div_final}")
-    if step_per_epoch is None: step_per_epoch = schedule == 'seed'
     if schedule == 'seed':
         return sched_torch_one_cycle(n_epoch if step_per_epoch else n_epoch * n_iter, lr_max, pct_start, div, div_final)
     if schedule == 'one_cycle': f = combined_cos(pct_start, lr_max / div, lr_max, lr_max / div_final)
@@ -168,20 +245,12 @@ def lr_schedule(schedule:str, n_epoch:int, lr_max, n_iter:int=1, pct_start:float
 def mom_schedule(schedule:str, n_epoch:int, moms=(0.9, 0.9, 0.9), pct_start:float=0.2,
                  peak_epoch:float|None=None, step_per_epoch:bool|None=None):
     "Momentum `moms=(start, peak, end)` over the same two phases as `lr_schedule` (constant when all three are equal)."
-    if step_per_epoch is None: step_per_epoch = schedule == 'seed'
+    if step_per_epoch is None: step_per_epoch = seed_per_epoch(schedule, n_epoch, pct_start)
     if schedule in ('linear', 'linear_zero'):
         p = (pct_start * n_epoch if peak_epoch is None else peak_epoch) / n_epoch
         f = combine_scheds([p, 1 - p], [SchedLin(moms[0], moms[1]), SchedLin(moms[1], moms[2])])
     else: f = combined_cos(pct_start, *moms)
     return sched_stepped(f, n_epoch) if step_per_epoch else f
-
-class ResumeAt(Callback):
-    "Fit the epochs left of an `n_epoch` run after `start_epoch` completed ones, at the whole run's schedule position."
-    order, run_valid = -5, False    # right after fastai's TrainEvalCallback (-10) has set `pct_train`
-    def __init__(self, start_epoch:int, n_epoch:int): self.start_epoch, self.total = start_epoch, n_epoch
-    def _at(self, done): self.learn.pct_train = (self.start_epoch + self.epoch + done) / self.total
-    def before_train(self): self._at(0.)
-    def after_batch(self): self._at((self.iter + 1) / self.n_iter)
 
 def _lr_array(learn, lr_max):
     "Set `lr_max` (float or slice) on the optimizer and read it back as an array, one value per parameter group."
@@ -189,7 +258,7 @@ def _lr_array(learn, lr_max):
     learn.opt.set_hyper('lr', learn.lr if lr_max is None else lr_max)
     return np.array([h['lr'] for h in learn.opt.hypers])
 
-def fit_schedule(learn:Learner, n_epoch:int, lr_max=None, schedule:str='one_cycle', pct_start:float=0.2,
+def fit_schedule(learn:Learner, n_epoch:float, lr_max=None, schedule:str='one_cycle', pct_start:float=0.2,
                  div:float=25., div_final:float=2.5e5, peak_epoch:float|None=None, step_per_epoch:bool|None=None,
                  moms=None, wd=None, cbs=None, reset_opt:bool=False, start_epoch:int=0):
     "Fit `learn` for `n_epoch` under `schedule` ('one_cycle', 'seed', 'linear' or 'linear_zero'); see the table above."
@@ -199,8 +268,9 @@ def fit_schedule(learn:Learner, n_epoch:int, lr_max=None, schedule:str='one_cycl
     lr_max = _lr_array(learn, lr_max)
     scheds = {'lr': lr_schedule(schedule, n_epoch, lr_max, len(learn.dls.train), div=div, div_final=div_final, **kw),
               'mom': mom_schedule(schedule, n_epoch, learn.moms if moms is None else moms, **kw)}
-    resume = [ResumeAt(start_epoch, n_epoch)] if start_epoch else []
-    learn.fit(n_epoch - start_epoch, cbs=ParamScheduler(scheds) + L(resume) + L(cbs), reset_opt=False, wd=wd)
+    partial_epoch = n_epoch != int(n_epoch)   # e.g. airbench's 9.9 epochs: ResumeAt ends the run mid-epoch
+    resume = [ResumeAt(start_epoch, n_epoch)] if start_epoch or partial_epoch else []
+    learn.fit(math.ceil(n_epoch) - start_epoch, cbs=ParamScheduler(scheds) + L(resume) + L(cbs), reset_opt=False, wd=wd)
 
 @patch
 def fit_eva_one_cycle(self:Learner, n_epoch:int, lr_max=None, peak_epoch:float=5, div:float=25., moms=None,
@@ -240,6 +310,32 @@ class WeightEMA(Callback):
         "The average's state, for `WeightEMA(state=...)` in a resumed fit."
         return self.ema.state_dict()
 
+
+# %% ../nbs/03_learner.ipynb #a898ca99
+class Lookahead(Callback):
+    "Every `every` steps, pull the weights and BatchNorm statistics toward their EMA (decay `base**every * pct_train**power`) and copy it into the model; the run's last step leaves the EMA in the model: airbench's lookahead."
+    order = 64   # after the optimizer step, before `WeightEMA` (65) reads the weights
+    def __init__(self, every:int=5, base:float=0.95, power:float=3., state:dict|None=None):
+        self.every, self.base, self.power, self.state, self.ema, self.step = every, base, power, state, None, 0
+    def before_fit(self):
+        sd = get_model(self.model).state_dict()
+        self.ema = {k: v.detach().clone() for k, v in sd.items() if v.is_floating_point()}
+        if self.state is not None:   # a resumed run continues its average
+            for k, v in self.state['ema'].items(): self.ema[k].copy_(v)
+            self.step = int(self.state['step'])
+    @torch.no_grad()
+    def after_batch(self):
+        if not self.training: return
+        self.step += 1
+        sd = get_model(self.model).state_dict()
+        if self.step % self.every == 0:
+            decay = self.base ** self.every * min(self.pct_train, 1.) ** self.power
+            for k, e in self.ema.items(): e.lerp_(sd[k], 1 - decay); sd[k].copy_(e)
+        if self.pct_train >= 1 - 1e-9:
+            for k, e in self.ema.items(): sd[k].copy_(e)
+    def state_dict(self) -> dict:
+        "The EMA and the step count, for `Lookahead(state=...)` in a resumed fit."
+        return {'ema': self.ema, 'step': self.step}
 
 # %% ../nbs/03_learner.ipynb #246abee3
 def edge(lrs, losses, num_it):

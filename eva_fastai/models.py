@@ -1,5 +1,5 @@
-"""The seed's custom ResNet (David Page's ResNet-9 layout, "Quiz11"), a CIFAR-sized ResNet-18 baseline, and the
-`archs` registry the recipe picks them from.
+"""The seed's custom ResNet (David Page's ResNet-9 layout, "Quiz11"), airbench94's network, a CIFAR-sized ResNet-18
+baseline, and the `archs` registry the recipe picks them from.
 
 Docs: https://eva-fastai.github.io/eva_fastai/models.html.md"""
 
@@ -16,7 +16,8 @@ from .data import EvaError
 
 # %% auto #0
 __all__ = ['archs', 'NamedSequential', 'ConvPoolLayer', 'ResBlock', 'ResLayer', 'Scale', 'torch_init_', 'CustomResNet',
-           'n_params', 'resnet18_cifar', 'resnet9', 'create_model']
+           'n_params', 'resnet18_cifar', 'PatchWhitening', 'DiracConv', 'FrozenScaleBN', 'AirbenchBlock', 'AirbenchNet',
+           'resnet9', 'create_model']
 
 # %% ../nbs/02_models.ipynb #cd5019bb
 class NamedSequential(nn.Sequential):
@@ -94,6 +95,68 @@ def resnet18_cifar(n_in:int=3, n_out:int=10) -> nn.Module:
     m.maxpool = nn.Identity()
     return m
 
+# %% ../nbs/02_models.ipynb #1ff33968
+class PatchWhitening(nn.Conv2d):
+    "A `ks`x`ks` conv without padding whose `2*ni*ks*ks` frozen filters whiten image patches, once `init_from(x)` has seen training images; its bias trains."
+    def __init__(self, ni:int=3, ks:int=2, eps:float=5e-4):
+        super().__init__(ni, 2 * ni * ks * ks, ks, padding=0, bias=True)
+        self.eps = eps
+        self.weight.requires_grad_(False)
+        nn.init.zeros_(self.bias)
+
+    @torch.no_grad()
+    def init_from(self, x:torch.Tensor, chunk:int=512) -> 'PatchWhitening':
+        "Set the filters from the patch covariance of the (normalised) images `x` (n, ni, h, w); return `self`."
+        ni, ks = self.in_channels, self.kernel_size[0]
+        d = ni * ks * ks
+        cov, n = torch.zeros(d, d, dtype=torch.float64), 0
+        for xs in torch.as_tensor(x).split(chunk):   # in chunks: memory stays bounded at any image size
+            p = xs.float().cpu().unfold(2, ks, 1).unfold(3, ks, 1)          # (b, c, h', w', ks, ks)
+            p = p.permute(0, 2, 3, 1, 4, 5).reshape(-1, d).double()          # one row per patch: (c, ky, kx)
+            cov += p.T @ p; n += len(p)
+        evals, evecs = torch.linalg.eigh(cov / n)                           # ascending
+        evals, evecs = evals.flip(0), evecs.T.flip(0)                        # largest first, one row per filter
+        w = (evecs / torch.sqrt(evals.clamp_min(0) + self.eps)[:, None]).view(d, ni, ks, ks)
+        self.weight.copy_(torch.cat([w, -w]).to(self.weight))
+        return self
+
+# %% ../nbs/02_models.ipynb #c59b69ac
+class DiracConv(nn.Conv2d):
+    "A 'same'-padded conv (no bias) initialised as PyTorch does, then its first `ni` filters set to the identity (`nn.init.dirac_`)."
+    def __init__(self, ni:int, nf:int, ks:int=3):
+        super().__init__(ni, nf, ks, padding='same', bias=False)
+    def reset_parameters(self):
+        super().reset_parameters()
+        with torch.no_grad(): nn.init.dirac_(self.weight[:self.in_channels])
+
+class FrozenScaleBN(nn.BatchNorm2d):
+    "BatchNorm whose scale stays 1 (only the bias trains); `momentum` is the weight of the old running statistics (airbench's 0.6, PyTorch's 0.4)."
+    def __init__(self, nf:int, momentum:float=0.6, eps:float=1e-12):
+        super().__init__(nf, eps=eps, momentum=1 - momentum)
+        self.weight.requires_grad_(False)
+
+# %% ../nbs/02_models.ipynb #6868fb6e
+class AirbenchBlock(NamedSequential):
+    "DiracConv(`ni`→`nf`) → MaxPool2 → BN → GELU → DiracConv(`nf`→`nf`) → BN → GELU: airbench's conv group."
+    def __init__(self, ni:int, nf:int, bn_momentum:float=0.6):
+        super().__init__(OrderedDict(conv1=DiracConv(ni, nf), pool=nn.MaxPool2d(2), norm1=FrozenScaleBN(nf, bn_momentum),
+                                     act1=nn.GELU(), conv2=DiracConv(nf, nf), norm2=FrozenScaleBN(nf, bn_momentum), act2=nn.GELU()))
+
+class AirbenchNet(NamedSequential):
+    "airbench94's network: patch whitening, GELU, three `AirbenchBlock`s (`widths`), global max pool, bias-free linear head, logits scaled by `logit_scale`."
+    def __init__(self, n_in:int=3, n_out:int=10, widths=(64, 256, 256), bn_momentum:float=0.6, logit_scale:float=1/9,
+                 whiten_ks:int=2):
+        whiten = PatchWhitening(n_in, whiten_ks)
+        w = [whiten.out_channels, *widths]
+        super().__init__(OrderedDict(
+            whiten=whiten, act=nn.GELU(),
+            **{f'block{i+1}': AirbenchBlock(w[i], w[i+1], bn_momentum) for i in range(len(widths))},
+            pool=nn.AdaptiveMaxPool2d(1),   # == airbench's MaxPool2d(3) on the 3x3 map of a 32x32 input
+            flat=nn.Flatten(), fc=nn.Linear(w[-1], n_out, bias=False), scale=Scale(logit_scale)))
+    def init_from(self, x:torch.Tensor) -> 'AirbenchNet':
+        "The data-dependent initialisation: whiten on the normalised training images `x`; return `self`."
+        self.whiten.init_from(x); return self
+
 # %% ../nbs/02_models.ipynb #cb420afc
 def resnet9(n_in:int=3, n_out:int=10) -> nn.Module:
     "`CustomResNet` with David Page's logit scale 0.125: the same network (and PyTorch's initialisation), stable at high learning rates."
@@ -103,6 +166,7 @@ archs = {
     'custom_resnet': CustomResNet,
     'resnet9': resnet9,
     'resnet18': resnet18_cifar,
+    'airbench': AirbenchNet,
 }
 
 def create_model(arch='custom_resnet', n_in:int=3, n_out:int=10) -> nn.Module:
