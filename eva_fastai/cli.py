@@ -13,10 +13,11 @@ from pathlib import Path
 from fastcore.docments import docments
 from .data import EvaError, cifar_root, cifar_items, test_data_path, load_image
 from .recipe import *
+from .export import SafeModel, load_safe_model, export_onnx
 
 # %% auto #0
 __all__ = ['add_config_args', 'parser', 'config_from_args', 'cmd_train', 'cmd_lr_find', 'cmd_evaluate', 'cmd_predict',
-           'bar_only_on_terminal', 'main']
+           'cmd_export', 'bar_only_on_terminal', 'main']
 
 # %% ../nbs/06_cli.ipynb #1e132603
 def _arg_type(f):
@@ -27,6 +28,11 @@ def _arg_type(f):
     if t.startswith('float'): return float
     return str
 
+def _add_tta(g, h, default=None):
+    "`--tta [LEVEL]` (alone: 1) and `--no-tta` (0): TTA got levels, and `--tta`/`--no-tta` keep their old meaning."
+    g.add_argument('--tta', type=int, nargs='?', const=1, default=default, choices=(0, 1, 2), metavar='LEVEL', help=h)
+    g.add_argument('--no-tta', dest='tta', action='store_const', const=0, help='no test-time augmentation (--tta 0)')
+
 def add_config_args(p: argparse.ArgumentParser, skip=()):
     "Add one flag per `RecipeConfig` field but those in `skip` to `p` (default `None`: only flags given override the preset)."
     docs = docments(RecipeConfig)
@@ -34,12 +40,13 @@ def add_config_args(p: argparse.ArgumentParser, skip=()):
     for f in fields(RecipeConfig):
         if f.name == 'preset' or f.name in skip: continue
         flag, t, h = '--' + f.name.replace('_', '-'), _arg_type(f), f"{docs.get(f.name) or ''} [{f.default}]"
-        if t is bool: g.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=h)
+        if f.name == 'tta': _add_tta(g, h)
+        elif t is bool: g.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=h)
         else: g.add_argument(flag, type=t, default=None, metavar=f.name.upper(), help=h)
 
 # %% ../nbs/06_cli.ipynb #be211abc
 # the finder runs before training: the schedule, its length and peak, the average and the evaluation play no part
-_not_for_lr_find = ('epochs', 'lr_max', 'lr_find', 'schedule', 'pct_start', 'div', 'div_final', 'ema', 'tta', 'out')
+_not_for_lr_find = ('epochs', 'lr_max', 'lr_find', 'schedule', 'pct_start', 'div', 'div_final', 'ema', 'lookahead', 'whiten_bias_epochs', 'tta', 'out')
 
 class _Parser(argparse.ArgumentParser):
     "argparse, with errors as one line and exit code 2."
@@ -65,17 +72,25 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument('--out', default=None, help='folder for the plot lr_find.png [runs/lr-find]')
     add_config_args(f, skip=_not_for_lr_find)
     e = sub.add_parser('evaluate', help='evaluate an exported model on the test set',
-                       description='Test loss and accuracy (and with flip TTA) of an exported model (model.pkl).')
-    e.add_argument('model', help='an exported model (model.pkl of a run)')
+                       description='Test loss and accuracy (and with TTA) of a trained model.')
+    e.add_argument('model', help='a run folder or its model.json (or model.pkl, with --trust-pickle)')
+    e.add_argument('--trust-pickle', action='store_true', help='allow a model.pkl: opening a pickle runs the code it holds')
     e.add_argument('--data', default=None, help='CIFAR-10 archive or folder (default: $EVA_FASTAI_DATA, else download)')
     e.add_argument('--test-subset', type=int, default=None, help='evaluate on a stratified subset of this many test images')
     e.add_argument('--bs', type=int, default=256, help='batch size [256]')
-    e.add_argument('--tta', action=argparse.BooleanOptionalAction, default=True, help='also with flip TTA [True]')
+    _add_tta(e, 'test-time augmentation: 0 none, 1 mirror, 2 mirror and 1-pixel translations [1]', default=1)
     pr = sub.add_parser('predict', help='classify image files with an exported model',
                         description='Print the top-k classes with probabilities for each image.')
-    pr.add_argument('model', help='an exported model (model.pkl of a run)')
+    pr.add_argument('model', help='a run folder or its model.json (or model.pkl, with --trust-pickle)')
+    pr.add_argument('--trust-pickle', action='store_true', help='allow a model.pkl: opening a pickle runs the code it holds')
     pr.add_argument('images', nargs='+', help='image files')
     pr.add_argument('--topk', type=int, default=3, help='how many classes to show [3]')
+    x = sub.add_parser('export', help='export a trained model for serving without PyTorch',
+                       description='Write the model of a run (its folder, model.json, or model.pkl with --trust-pickle) to ONNX.')
+    x.add_argument('model', help='a run folder or its model.json (or model.pkl, with --trust-pickle)')
+    x.add_argument('--onnx', action='store_true', help='write model.onnx (needs pip install "eva_fastai[onnx]")')
+    x.add_argument('--out', default=None, help='the file to write [model.onnx beside the model]')
+    x.add_argument('--trust-pickle', action='store_true', help='allow a model.pkl: opening a pickle runs the code it holds')
     return p
 
 # %% ../nbs/06_cli.ipynb #b6d9c847
@@ -89,16 +104,25 @@ def config_from_args(a) -> RecipeConfig:
     return check_config(RecipeConfig(**{**vars(base), **flags}))
 
 # %% ../nbs/06_cli.ipynb #f23b2981
-def _load_model(path):
-    from fastai.learner import load_learner
+def _load_model(path, trust_pickle:bool=False):
+    "The safe model (`load_safe_model`) of a run folder, `model.json` or `model.safetensors`; a `.pkl` only with `trust_pickle`, as a fastai `Learner`."
     p = Path(path)
-    if not p.is_file(): raise EvaError(f"model {p} not found; pass the model.pkl of a finished run")
+    if p.suffix != '.pkl': return load_safe_model(p)
+    if not p.is_file(): raise EvaError(f"model {p} not found; pass a run folder or its model.json")
+    if not trust_pickle:
+        safe = p.with_name('model.json')
+        raise EvaError(f"{p} is a pickle, which runs whatever code it holds when opened; "
+                       + (f"use the safe model beside it, {safe}" if safe.is_file() else "pass a run folder or its model.json")
+                       + ", or add --trust-pickle if you trust where the file came from")
+    from fastai.learner import load_learner
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             return load_learner(p, cpu=True)
     except Exception as e:
         raise EvaError(f"{p} is not an exported eva_fastai model ({type(e).__name__}); pass the model.pkl of a run") from None
+
+def _classes(m): return list(m.classes) if isinstance(m, SafeModel) else list(m.dls.vocab)
 
 def cmd_train(a):
     c = config_from_args(a)
@@ -116,26 +140,35 @@ def cmd_lr_find(a):
     return 0
 
 def cmd_evaluate(a):
-    learn = _load_model(a.model)
+    m = _load_model(a.model, a.trust_pickle)
     root = cifar_root(a.data)
     _, tst, vocab = cifar_items(root, test_subset=a.test_subset)
-    if list(vocab) != list(learn.dls.vocab):
-        raise EvaError(f"the model was trained on classes {list(learn.dls.vocab)[:5]}... but {root} has {list(vocab)[:5]}...; "
+    if list(vocab) != _classes(m):
+        raise EvaError(f"the model was trained on classes {_classes(m)[:5]}... but {root} has {list(vocab)[:5]}...; "
                        "evaluate it on data with the same classes")
-    dl = learn.dls.test_dl(tst, with_labels=True, bs=a.bs)
-    res = evaluate(learn, dl, tta=a.tta)
+    if isinstance(m, SafeModel): res = m.evaluate(tst, [vocab.index(f.parent.name) for f in tst], tta=a.tta, bs=a.bs)
+    else: res = evaluate(m, m.dls.test_dl(tst, with_labels=True, bs=a.bs), tta=a.tta)
     print(json.dumps(res))
     return 0
 
 def cmd_predict(a):
-    learn = _load_model(a.model)
-    for fn in map(Path, a.images):   # fastai's `predict` needs a `Path` (a `str` is taken for a batch of items)
+    m = _load_model(a.model, a.trust_pickle)
+    for fn in map(Path, a.images):
         if not fn.is_file(): raise EvaError(f"image {fn} not found")
         try: load_image(fn)
         except Exception as e: raise EvaError(f"{fn} cannot be read as an image ({type(e).__name__}); pass image files") from None
-        with learn.no_bar(): _, _, probs = learn.predict(fn)
+        if isinstance(m, SafeModel): _, _, probs = m.predict(fn)
+        else:
+            with m.no_bar(): _, _, probs = m.predict(fn)
         top = probs.topk(min(a.topk, len(probs)))
-        print(f"{fn}: " + ', '.join(f'{learn.dls.vocab[i]} {p:.1%}' for p, i in zip(top.values.tolist(), top.indices.tolist())))
+        print(f"{fn}: " + ', '.join(f'{_classes(m)[i]} {p:.1%}' for p, i in zip(top.values.tolist(), top.indices.tolist())))
+    return 0
+
+def cmd_export(a):
+    m = _load_model(a.model, a.trust_pickle)
+    if not a.onnx: raise EvaError("say what to export: --onnx")
+    out = Path(a.out) if a.out else (Path(a.model) if Path(a.model).is_dir() else Path(a.model).parent)/'model.onnx'
+    print(f"wrote {export_onnx(m, out)}")
     return 0
 
 # %% ../nbs/06_cli.ipynb #8ea9a5cb
@@ -150,7 +183,7 @@ def bar_only_on_terminal(stream=None):
     finally: fp.NO_BAR = old
 
 # %% ../nbs/06_cli.ipynb #d5c7d458
-_cmds = {'train': cmd_train, 'lr-find': cmd_lr_find, 'evaluate': cmd_evaluate, 'predict': cmd_predict}
+_cmds = {'train': cmd_train, 'lr-find': cmd_lr_find, 'evaluate': cmd_evaluate, 'predict': cmd_predict, 'export': cmd_export}
 
 def main(argv=None) -> int:
     "Entry point of `eva-fastai`."

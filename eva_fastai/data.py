@@ -19,8 +19,8 @@ from fastai.vision.all import *
 
 # %% auto #0
 __all__ = ['EvaError', 'cache_dir', 'extract_archive', 'find_root', 'cifar_root', 'test_data_path', 'stratified_subset',
-           'cifar_items', 'load_image', 'decode_cached', 'dataset_stats', 'ImageStore', 'CachedImage',
-           'default_workers', 'cifar_dls']
+           'cifar_items', 'rgb_array', 'load_image', 'image_array', 'decode_cached', 'dataset_stats', 'ImageStore',
+           'CachedImage', 'default_workers', 'cifar_dls']
 
 # %% ../nbs/00_data.ipynb #8023fa39
 class EvaError(Exception):
@@ -130,17 +130,37 @@ def cifar_items(root, subset=None, test_subset=None, seed=42):
     return _pick(tr, subset), _pick(te, test_subset), vocab
 
 # %% ../nbs/00_data.ipynb #17467539
+def rgb_array(im:Image.Image, size=None) -> np.ndarray:
+    "An RGB `uint8` HWC array of PIL image `im` (grayscale, RGBA, palette, 16-bit converted), resized and centre-cropped to `size` if given."
+    if im.mode in ('I', 'I;16', 'I;16B', 'I;16L', 'I;16N', 'F'):   # 16/32-bit: scale to 8 bits
+        a = np.asarray(im, dtype=np.float32)
+        im = Image.fromarray(np.clip(a / (65535. if a.max() > 255 else 255.) * 255, 0, 255).round().astype(np.uint8))
+    if im.mode == 'P': im = im.convert('RGBA')
+    if im.mode != 'RGB': im = im.convert('RGB')
+    if size is not None and im.size != (size, size): im = ImageOps.fit(im, (size, size), Image.BICUBIC)
+    return np.array(im)   # a writable copy: torch warns on (and may not write to) read-only arrays
+
 def load_image(fn, size=None) -> np.ndarray:
     "Decode `fn` as an RGB `uint8` HWC array (grayscale, RGBA, palette, 16-bit converted), resized and centre-cropped to `size` if given."
     with Image.open(fn) as im:
         im.load()
-        if im.mode in ('I', 'I;16', 'I;16B', 'I;16L', 'I;16N', 'F'):   # 16/32-bit: scale to 8 bits
-            a = np.asarray(im, dtype=np.float32)
-            im = Image.fromarray(np.clip(a / (65535. if a.max() > 255 else 255.) * 255, 0, 255).round().astype(np.uint8))
-        if im.mode == 'P': im = im.convert('RGBA')
-        if im.mode != 'RGB': im = im.convert('RGB')
-        if size is not None and im.size != (size, size): im = ImageOps.fit(im, (size, size), Image.BICUBIC)
-        return np.array(im)   # a writable copy: torch warns on (and may not write to) read-only arrays
+        return rgb_array(im, size)
+
+def image_array(x, size=None) -> np.ndarray:
+    "Image `x` as `load_image` gives it: a file path (`str` or `Path`), a PIL image, a `uint8` array (HWC or HW) or a `uint8` tensor (CHW or HW)."
+    if isinstance(x, (str, Path)): return load_image(x, size)
+    if isinstance(x, Image.Image): return rgb_array(x, size)
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().as_subclass(torch.Tensor)
+        x = (x.permute(1, 2, 0) if x.ndim == 3 else x).numpy()
+    if not isinstance(x, np.ndarray):
+        raise EvaError(f"cannot read an image from a {type(x).__name__}; pass a file path, a PIL image, or a uint8 array or tensor")
+    if x.dtype != np.uint8:
+        raise EvaError(f"an image array must hold uint8 pixels (0-255), not {x.dtype}; convert it, e.g. (x * 255).round().astype('uint8')")
+    if x.ndim == 3 and x.shape[-1] == 1: x = x[..., 0]
+    if x.ndim not in (2, 3) or (x.ndim == 3 and x.shape[-1] not in (3, 4)):
+        raise EvaError(f"an image array must be HxW or HxWx(1, 3 or 4) (a tensor: CxHxW), got shape {tuple(x.shape)}")
+    return rgb_array(Image.fromarray(np.ascontiguousarray(x)), size)
 
 # %% ../nbs/00_data.ipynb #f9961618
 def _files_key(files, size) -> str:
@@ -151,7 +171,7 @@ def _files_key(files, size) -> str:
     return h.hexdigest()[:16]
 
 def decode_cached(files, size=32, cache=None):
-    "Decode `files` once into a cached, memory-mapped `(N,size,size,3)` uint8 array; returns it, the indices of unreadable files and the cache key."
+    "Decode `files` once into a cached, memory-mapped `(N,size,size,3)` uint8 array; returns it, `{index: reason}` of the unreadable files and the cache key."
     files = list(files)
     key = _files_key(files, size)
     d = Path(cache or cache_dir())/'images'
@@ -166,12 +186,14 @@ def decode_cached(files, size=32, cache=None):
                 it = progress_bar(range(len(files)), leave=False) if len(files) > 5000 else range(len(files))
                 for i in it:
                     try: out[i] = load_image(files[i], size)
-                    except (OSError, ValueError, UnidentifiedImageError, SyntaxError): bad.append(i)
+                    except (OSError, ValueError, UnidentifiedImageError, SyntaxError) as e:
+                        bad.append([i, f"{type(e).__name__}: {e}"[:200]])
                 out.flush(); del out
                 os.replace(tmp, arr_p)
                 _atomic_write_text(meta_p, json.dumps({'n': len(files), 'size': size, 'bad': bad}))
     meta = json.loads(meta_p.read_text())
-    return np.load(arr_p, mmap_mode='c'), meta['bad'], key
+    bad = {b[0]: b[1] for b in meta['bad']} if meta['bad'] and isinstance(meta['bad'][0], list) else dict.fromkeys(meta['bad'], 'unreadable')
+    return np.load(arr_p, mmap_mode='c'), bad, key
 
 # %% ../nbs/00_data.ipynb #e9428778
 def dataset_stats(arr, key=None, cache=None):
@@ -197,7 +219,8 @@ class ImageStore(dict):
     def __reduce__(self): return (ImageStore, ())
 
 class CachedImage(Transform):
-    "Type transform: an image path → `TensorImage` (uint8, CHW), served from `store` when decoded there, else decoded from disk."
+    "Type transform: an image path → `TensorImage` (uint8, CHW), served from `store` when decoded there, else decoded from disk; a PIL image, array or tensor is converted (`image_array`)."
+    input_types = (Path, str, Image.Image, np.ndarray, torch.Tensor)   # what `test_dl` and `predict` accept (fastai reads this)
     def __init__(self, size=32, store=None):
         self.size = size
         self.store = store if store is not None else ImageStore()
@@ -205,6 +228,8 @@ class CachedImage(Transform):
         hit = self.store.get(fn if isinstance(fn, Path) else Path(fn))   # the items' own Paths hash from cache: ~5 us less
         a = hit[0][hit[1]] if hit is not None else load_image(fn, self.size)
         return _as_subclass(torch.from_numpy(a).permute(2, 0, 1), TensorImage)
+    def encodes(self, x: Image.Image|np.ndarray|torch.Tensor):
+        return _as_subclass(torch.from_numpy(image_array(x, self.size)).permute(2, 0, 1), TensorImage)
 
 # %% ../nbs/00_data.ipynb #f6f88e1f
 def default_workers() -> int:
@@ -213,11 +238,11 @@ def default_workers() -> int:
 
 def _drop_bad(files, bad, strict, what):
     if not bad: return files
-    paths = [str(files[i]) for i in bad[:3]]
+    paths = [str(files[i]) for i in list(bad)[:3]]
     msg = f"{len(bad)} unreadable image file(s) in {what} (e.g. {', '.join(paths)})"
     if strict: raise EvaError(f"{msg}; remove or fix them, or drop --strict to skip them")
     warnings.warn(f"{msg}: skipped")
-    keep = np.setdiff1d(np.arange(len(files)), bad)
+    keep = np.setdiff1d(np.arange(len(files)), list(bad))
     return L(files)[keep]
 
 def cifar_dls(data=None, bs=128, item_tfms=None, size=32, subset=None, test_subset=None, seed=42,
@@ -226,10 +251,11 @@ def cifar_dls(data=None, bs=128, item_tfms=None, size=32, subset=None, test_subs
     root = cifar_root(data)
     trn, tst, vocab = cifar_items(root, subset, test_subset, seed)
     store = ImageStore()
-    arrs = {}
+    arrs, skipped = {}, []
     for name, files in (('train', trn), ('test', tst)):
         arr, bad, key = decode_cached(files, size, cache)
-        good = np.setdiff1d(np.arange(len(files)), bad)
+        skipped += [(str(files[i]), why) for i, why in bad.items()]
+        good = np.setdiff1d(np.arange(len(files)), list(bad))
         store.update({Path(files[i]): (arr, i) for i in good})
         arrs[name] = (arr, good, key, _drop_bad(files, bad, strict, root/name))
     tr_arr, tr_good, tr_key, trn = arrs['train']
@@ -250,5 +276,5 @@ def cifar_dls(data=None, bs=128, item_tfms=None, size=32, subset=None, test_subs
                              pin_memory=torch.cuda.is_available())
     if not len(dls.train):  # fastai drops the incomplete last training batch
         raise EvaError(f"only {len(trn)} training images for a batch size of {bs}; lower --bs (or raise --subset)")
-    dls.stats, dls.root, dls.size = stats, root, size
+    dls.stats, dls.root, dls.size, dls.skipped = stats, root, size, skipped   # skipped: [(path, reason)] of unreadable files
     return dls

@@ -20,13 +20,14 @@ from .augment import *
 from .models import *
 from .learner import *
 from .distributed import *
+from .export import save_model
 from .plots import *
 
 # %% auto #0
 __all__ = ['presets', 'RecipeConfig', 'preset_config', 'check_config', 'save_config', 'config_dict', 'load_config', 'prepare_out',
-           'atomic_torch_save', 'run_epoch', 'AtomicSaveModel', 'EpochCheckpoint', 'load_checkpoint', 'RunCSVLogger',
+           'atomic_torch_save', 'AtomicSaveModel', 'plain', 'EpochCheckpoint', 'load_checkpoint', 'RunCSVLogger',
            'Throughput', 'keep_record', 'evaluate', 'StopOnNaN', 'TrainingError', 'RunInterrupted', 'aug_mode', 'build',
-           'lr_find_plot', 'run', 'recipe_figures', 'accuracy_text', 'write_report']
+           'lr_find_plot', 'train_cbs', 'run', 'recipe_figures', 'accuracy_text', 'write_report']
 
 # %% ../nbs/05_recipe.ipynb #d5479c3b
 @dataclass
@@ -36,8 +37,8 @@ class RecipeConfig:
     aug: str = 'seed'                  # augmentation preset, a name in `eva_fastai.augment.aug_presets`
     aug_on: str = 'auto'               # augment the 'items' (albumentations), the 'batch' (torch, on the device), 'split' (items, then the exact rest on the batch) or 'auto': batch on a GPU, split on a CPU
     bs: int = 128                      # batch size
-    epochs: int = 25                   # training epochs
-    lr_max: float|str = 0.03           # peak learning rate, or 'find' to take the LR finder's suggestion
+    epochs: float = 25                 # training epochs; a fraction ends the last one early (airbench's 9.9)
+    lr_max: float|str = 0.03           # peak learning rate (with `decoupled`: per 1024 examples), or 'find' to take the LR finder's suggestion
     lr_find: bool = True               # run the LR finder first (its plot and suggestions go in the report)
     suggestion: str = 'valley'         # the LR finder suggestion 'find' takes: valley, slide, minimum, steep or edge
     schedule: str = 'seed'             # 'seed' (OneCycleLR stepped per epoch), 'one_cycle' (fastai, per batch), 'linear' or 'linear_zero' (see `eva_fastai.learner`)
@@ -47,9 +48,13 @@ class RecipeConfig:
     wd: float = 1e-4                   # weight decay (L2, as torch SGD applies it)
     momentum: float = 0.9              # SGD momentum (not cycled, as in the seed)
     nesterov: bool = True              # Nesterov momentum
+    decoupled: bool = False            # lr_max and wd per 1024 examples and independent of the momentum (airbench's parametrisation)
+    bn_bias_lr: float = 1.             # LR multiplier of the BatchNorm biases, their own parameter group (airbench: 64)
     label_smoothing: float = 0.        # label smoothing of the cross-entropy loss
     ema: float = 0.                    # decay of a moving average of the weights that validation and the final model use (e.g. 0.99); 0: off
-    tta: bool = True                   # also evaluate with flip test-time augmentation
+    lookahead: bool = False            # airbench's lookahead: every 5 steps pull the weights toward their moving average
+    whiten_bias_epochs: float = 3.     # epochs the bias of a patch-whitening layer trains (the airbench network)
+    tta: int = 1                       # test-time augmentation: 0 none, 1 mirror (flip), 2 mirror and two 1-pixel translations (airbench's)
     seed: int = 42                     # random seed: data order, augmentation, initial weights
     precision: str = 'auto'            # 'auto' (bf16 on CPU, fp16 on GPU), 'fp32', 'bf16' or 'fp16'
     channels_last: bool = True         # channels-last memory format (faster convolutions)
@@ -67,8 +72,11 @@ presets = {
     'seed': dict(),
     'assignment': dict(epochs=24, bs=512, schedule='linear', pct_start=5/24, div=10., lr_max='find', suggestion='edge',
                        aug='assignment'),
-    'fast': dict(arch='resnet9', epochs=24, bs=512, schedule='linear_zero', pct_start=5/24, div=10., lr_max=0.4, wd=5e-4,
-                 label_smoothing=0.2, aug='assignment', ema=0.99),
+    'fast': dict(arch='resnet9', epochs=12, bs=512, schedule='linear_zero', pct_start=5/24, div=10., lr_max=0.4, wd=5e-4,
+                 label_smoothing=0.2, aug='fast', lookahead=True, lr_find=False, tta=2),
+    'airbench': dict(arch='airbench', aug='airbench', bs=1024, epochs=9.9, lr_max=11.5, wd=0.0153, momentum=0.85,
+                     decoupled=True, bn_bias_lr=64., label_smoothing=0.2, schedule='linear_zero', pct_start=0.23,
+                     div=5., div_final=1/0.07, lookahead=True, lr_find=False, tta=2),
     'smoke': dict(epochs=2, subset=2000, test_subset=1000, schedule='one_cycle', arch='resnet9', lr_max=0.1, bs=64),
 }
 
@@ -86,7 +94,11 @@ def check_config(c: RecipeConfig) -> RecipeConfig:
     def pos_int(name):
         v = getattr(c, name)
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0: bad(name, 'a whole number > 0')
-    for n in ('epochs', 'bs', 'size'): pos_int(n)
+    for n in ('bs', 'size'): pos_int(n)
+    if isinstance(c.epochs, bool) or not isinstance(c.epochs, (int, float)) or not 0 < c.epochs < math.inf: bad('epochs', 'a number > 0')
+    if float(c.epochs).is_integer(): c.epochs = int(c.epochs)
+    if c.tta in (True, False): c.tta = int(c.tta)   # configs saved before TTA had levels
+    if c.tta not in (0, 1, 2): bad('tta', '0 (none), 1 (mirror) or 2 (mirror and translations)')
     for n in ('subset', 'test_subset'):
         if getattr(c, n) is not None: pos_int(n)
     if c.arch not in archs: bad('arch', f"one of {', '.join(archs)}")
@@ -100,6 +112,9 @@ def check_config(c: RecipeConfig) -> RecipeConfig:
             try: c.lr_max = float(c.lr_max)
             except ValueError: bad('lr_max', "a number > 0 or 'find'")
     if not isinstance(c.lr_max, str) and not (c.lr_max > 0 and math.isfinite(c.lr_max)): bad('lr_max', "a number > 0 or 'find'")
+    if c.decoupled and c.lr_max == 'find': bad('lr_max', "a number per 1024 examples with decoupled (the LR finder's suggestions are torch's LRs)")
+    if not c.bn_bias_lr > 0: bad('bn_bias_lr', 'a number > 0')
+    if not c.whiten_bias_epochs >= 0: bad('whiten_bias_epochs', 'a number >= 0')
     if not 0 < c.pct_start < 1: bad('pct_start', 'between 0 and 1 (exclusive)')
     for n in ('div', 'div_final'):
         if not getattr(c, n) >= 1: bad(n, 'a number >= 1')
@@ -169,10 +184,6 @@ def atomic_torch_save(obj, path):
     tmp = path.with_name(f'.{path.name}.tmp{os.getpid()}')
     torch.save(obj, tmp); os.replace(tmp, path)
 
-def run_epoch(learn) -> int:
-    "The epoch of the whole run that `learn` is in: a resumed fit (`ResumeAt`) counts from where it started."
-    return learn.epoch + (learn.resume_at.start_epoch if hasattr(learn, 'resume_at') else 0)
-
 class AtomicSaveModel(SaveModelCallback):
     "fastai's `SaveModelCallback` (best by `monitor`), saved atomically, leaving the final weights in place at the end."
     def __init__(self, monitor='valid_loss', fname='best', best:float|None=None):
@@ -193,32 +204,50 @@ class AtomicSaveModel(SaveModelCallback):
 # %% ../nbs/05_recipe.ipynb #897cc2d7
 _rec_attrs = ('values', 'lrs', 'losses', 'iters')
 
-def _rng_state(): return {'torch': torch.get_rng_state(), 'numpy': np.random.get_state(), 'random': random.getstate()}
+def _rng_state() -> dict:
+    "The random states of torch, numpy and Python as tensors, numbers and tuples: what `torch.load(weights_only=True)` reads."
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    return {'torch': torch.get_rng_state(), 'numpy': (name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss)),
+            'random': random.getstate()}
+
 def _set_rng_state(s):
-    torch.set_rng_state(s['torch']); np.random.set_state(s['numpy']); random.setstate(s['random'])
+    name, keys, pos, has_gauss, gauss = s['numpy']
+    torch.set_rng_state(s['torch']); np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    random.setstate(s['random'])
+
+def plain(o):
+    "`o` with fastcore `L`s as lists, numpy numbers and arrays as Python numbers and tensors, fastai's tensor subclasses as plain tensors: a checkpoint that needs no pickle."
+    if isinstance(o, torch.Tensor): return o if type(o) is torch.Tensor else o.as_subclass(torch.Tensor)   # e.g. momentum of a TensorBase grad
+    if isinstance(o, dict): return {k: plain(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple, L)): return (tuple if isinstance(o, tuple) else list)(plain(v) for v in o)
+    if isinstance(o, np.ndarray): return torch.from_numpy(o)
+    if isinstance(o, np.generic): return o.item()
+    return o
 
 class EpochCheckpoint(Callback):
     "After each completed epoch, atomically save everything `--resume` needs to continue at the same schedule position."
     order = 70
-    def __init__(self, fname, extra=None, history=None, t0=None):
+    def __init__(self, fname, extra=None, history=None, t0=None, states=None):
+        "`states`: name → callback (or None) whose `state_dict()` a resumed run needs, e.g. `{'ema': WeightEMA(...)}`."
         self.fname, self.extra, self.history, self.t0 = Path(fname), extra or {}, history, t0
+        self.states = {k: v for k, v in (states or {}).items() if v is not None}
     def after_epoch(self):
         rec = self.learn.recorder
         hist = {k: list(self.history[k]) + list(getattr(rec, k)) for k in _rec_attrs} if self.history else {k: list(getattr(rec, k)) for k in _rec_attrs}
         sched = getattr(self.learn, 'param_scheduler', None)   # fastai hands its hps to the recorder only after fit
         hps = {k: list((self.history or {}).get('hps', {}).get(k, [])) + list(v) for k, v in getattr(sched, 'hps', {}).items()}
-        atomic_torch_save({'model': get_model(self.model).state_dict(), 'opt': self.opt.state_dict(),
+        atomic_torch_save(plain({'model': get_model(self.model).state_dict(), 'opt': self.opt.state_dict(),
                            'epoch': run_epoch(self.learn), 'n_epoch': self.n_epoch, 'history': {**hist, 'hps': hps},
                            'metric_names': list(rec.metric_names), 'rng': _rng_state(),
                            'dl_rng': getattr(self.dls.train, 'dl', self.dls.train).rng.getstate(),
                            'best': getattr(getattr(self.learn, 'atomic_save_model', None), 'best', None),
-                           'ema': ema.state_dict() if (ema := getattr(self.learn, 'weight_ema', None)) else None,
-                           'wall_time_s': time.time() - self.t0 if self.t0 else None, **self.extra}, self.fname)
+                           **{k: cb.state_dict() for k, cb in self.states.items()},
+                           'wall_time_s': time.time() - self.t0 if self.t0 else None, **self.extra}), self.fname)
 
 def load_checkpoint(learn, fname) -> dict:
-    "Load model and optimizer state from an `EpochCheckpoint` file into `learn`; return the checkpoint."
-    try: ck = torch.load(fname, map_location='cpu', weights_only=False)
-    except Exception as e: raise EvaError(f"checkpoint {fname} cannot be read ({type(e).__name__}); restart with --overwrite") from None
+    "Load model and optimizer state from an `EpochCheckpoint` file into `learn` (`weights_only`: no code in it runs); return the checkpoint."
+    try: ck = torch.load(fname, map_location='cpu', weights_only=True)   # tensors and plain data only: nothing it holds can run
+    except Exception as e: raise EvaError(f"checkpoint {fname} cannot be read safely ({type(e).__name__}: {str(e).splitlines()[0][:120]}); restart with --overwrite") from None
     get_model(learn.model).load_state_dict(ck['model'])
     if learn.opt is None: learn.create_opt()
     learn.opt.load_state_dict(ck['opt'])
@@ -255,9 +284,11 @@ class Throughput(Callback):
     def img_per_s(self): return self.n / self.secs if self.secs else float('nan')
 
 # %% ../nbs/05_recipe.ipynb #a055db75
-class _FlipBatch(Callback):
+class _ViewBatch(Callback):
+    "Replace each input batch by `view(x)`, for test-time augmentation."
     order = 1
-    def before_batch(self): self.learn.xb = (self.xb[0].flip(-1),)
+    def __init__(self, view): self.view = view
+    def before_batch(self): self.learn.xb = (self.view(self.xb[0]),)
 
 @contextmanager
 def keep_record(learn):
@@ -268,14 +299,14 @@ def keep_record(learn):
     finally:
         for k, v in saved.items(): setattr(rec, k, v)
 
-def evaluate(learn, dl=None, tta=True) -> dict:
-    "Test loss and accuracy of `learn` on `dl` (default: the validation = test set), and with flip TTA."
-    dl = dl or learn.dls.valid
+def evaluate(learn, dl=None, tta:int=1) -> dict:
+    "Test loss and accuracy of `learn` on `dl` (default: the validation = test set), and with TTA level `tta` (`tta_views`: 0 none, 1 mirror, 2 mirror and translations)."
+    dl, tta = dl or learn.dls.valid, int(tta)
     preds, targs, losses = learn.get_preds(dl=dl, with_loss=True)
     res = {'test_loss': float(losses.mean()), 'test_accuracy': float((preds.argmax(1) == targs).float().mean()), 'n_test': len(targs)}
     if tta:
-        fpreds, _ = learn.get_preds(dl=dl, cbs=[_FlipBatch()])
-        res['tta_accuracy'] = float((((preds + fpreds) / 2).argmax(1) == targs).float().mean())
+        avg = sum(w * (preds if f is None else learn.get_preds(dl=dl, cbs=[_ViewBatch(f)])[0]) for w, f in tta_views(tta))
+        res.update(tta_accuracy=float((avg.argmax(1) == targs).float().mean()), tta_level=tta)
     return res
 
 # %% ../nbs/05_recipe.ipynb #439cb420
@@ -310,14 +341,15 @@ def aug_mode(c: RecipeConfig) -> str:
     "Where config `c` augments: 'items', 'batch' or 'split' (`aug_on_mode` of its `aug_on`)."
     return aug_on_mode(c.aug_on)
 
-def build(c: RecipeConfig):
-    "The DataLoaders and Learner of config `c` (no training)."
+def build(c: RecipeConfig, global_bs:int|None=None):
+    "The DataLoaders and Learner of config `c` (no training); `global_bs`: the batch size of all processes together (default `c.bs`)."
     item_tfms, batch_tfms = aug_fns(c.aug, c.size, c.aug_on)
     dls = cifar_dls(c.data, bs=c.bs, item_tfms=item_tfms, size=c.size, subset=c.subset, batch_tfms=batch_tfms,
                     test_subset=c.test_subset, seed=c.seed, num_workers=c.num_workers, strict=c.strict)
     learn = cifar_learner(dls, arch=c.arch, lr=c.lr_max if not isinstance(c.lr_max, str) else 1e-3, wd=c.wd, mom=c.momentum,
                           nesterov=c.nesterov, label_smoothing=c.label_smoothing, precision=c.precision,
-                          channels_last=c.channels_last)
+                          channels_last=c.channels_last, bn_bias_lr=c.bn_bias_lr, decoupled=c.decoupled,
+                          bs=global_bs or c.bs)
     return dls, learn
 
 # %% ../nbs/05_recipe.ipynb #211b7123
@@ -341,6 +373,15 @@ def _on_rank0(f):
     if err is not None: raise EvaError(err)
     return res
 
+def train_cbs(c: RecipeConfig, learn, checkpoint:dict|None=None) -> list:
+    "The callbacks that config `c` trains `learn` with: its weight average, lookahead and a whitening layer's bias epochs; continued from `checkpoint`'s states."
+    ck = checkpoint or {}
+    cbs = [Lookahead(state=ck.get('lookahead'))] if c.lookahead else []
+    if c.ema: cbs.append(WeightEMA(c.ema, state=ck.get('ema')))   # validation, evaluation and the export use the average
+    if isinstance(getattr(get_model(learn.model), 'whiten', None), nn.Module):   # airbench's: its bias trains first
+        cbs.append(TrainFor(c.whiten_bias_epochs, 'whiten.bias'))
+    return cbs
+
 def _start(config, resume, overwrite, world):
     "Check `config` and its data, create (or reopen) the run folder and save the config there; return the config."
     c = check_config(dataclasses.replace(config))
@@ -363,17 +404,26 @@ def run(config: RecipeConfig, resume=False, overwrite=False, show=False, quiet=F
     t0 = time.time()
     set_seed(c.seed + rank_distrib(), reproducible=True)   # DDP copies rank 0's initial weights to the others
     if not rank0: barrier()                                  # rank 0 first: it fills the image cache
-    dls, learn = build(dataclasses.replace(c, bs=per_process_bs(c.bs, world)))
+    with warnings.catch_warnings():   # skipped files are told below, in one line, and in results.json and report.md
+        warnings.filterwarnings('ignore', message=r'.*unreadable image file')
+        dls, learn = build(dataclasses.replace(c, bs=per_process_bs(c.bs, world)), global_bs=c.bs)
     if rank0: barrier()
-    track_train_metrics(learn)   # train accuracy on the augmented batches, as the seed reported it
-    learn.path, learn.model_dir = out, 'models'
     _log(f"data: {len(dls.train_ds)} train / {len(dls.valid_ds)} test images, {dls.c} classes from {dls.root}; "
          f"model: {c.arch}, {n_params(learn.model):,} parameters", quiet)
-    ckpt_path, history, start_epoch, finder, best, ema_state = out/'models'/'checkpoint.pth', None, 0, {}, None, None
+    if dls.skipped:
+        _log(f"skipped {len(dls.skipped)} unreadable image file(s): {', '.join(f for f, _ in dls.skipped[:3])}"
+             f"{' ...' if len(dls.skipped) > 3 else ''} (all of them, with the reasons: skipped_files in results.json)", quiet)
+    if (steps := math.ceil(len(dls.train) / world * c.epochs)) < 50 and not resume:   # measured: 30 steps of `seed` end at chance
+        _log(f"note: only {steps} training steps ({len(dls.train_ds)} images at batch {c.bs} for {c.epochs} epochs) are too few "
+             f"to train a network from scratch, expect little above chance ({1 / dls.c:.0%}); lower --bs, or raise --epochs or --subset", quiet)
+    if c.schedule == 'seed' and not seed_per_epoch(c.schedule, c.epochs, c.pct_start):
+        _log(f"schedule: at {c.epochs} epochs the seed's per-epoch warm-up would be shorter than one epoch; stepping per batch", quiet)
+    track_train_metrics(learn)   # train accuracy on the augmented batches, as the seed reported it
+    learn.path, learn.model_dir = out, 'models'
+    ckpt_path, history, start_epoch, finder, best, ck = out/'models'/'checkpoint.pth', None, 0, {}, None, {}
     if resume:
         ck = load_checkpoint(learn, ckpt_path)
         start_epoch, lr, finder, history, best = ck['epoch'] + 1, ck['lr'], ck.get('finder', {}), ck['history'], ck.get('best')
-        ema_state = ck.get('ema')
         t0 -= ck.get('wall_time_s') or 0   # wall time counts the whole run, the sessions before this one included
         if rank0: _truncate_history(out/'history.csv', start_epoch)
         _log(f"resuming {out} after epoch {start_epoch} of {c.epochs}", quiet)
@@ -383,21 +433,23 @@ def run(config: RecipeConfig, resume=False, overwrite=False, show=False, quiet=F
             lr, finder = _on_rank0(lambda: lr_find_plot(learn, out, c.suggestion, lr=None if lr == 'find' else lr))
             _log(f"lr_find: {', '.join(f'{k} {v:.2e}' for k, v in finder.items())}; training with lr_max {lr:.3g}", quiet)
     extra_cbs = cbs
+    trains = train_cbs(c, learn, ck)
     writers = [RunCSVLogger(fname='history.csv', append=resume), AtomicSaveModel('valid_loss', 'best', best=best),
-               EpochCheckpoint(ckpt_path, extra={'lr': lr, 'finder': finder}, history=history, t0=t0)]
+               EpochCheckpoint(ckpt_path, extra={'lr': lr, 'finder': finder}, history=history, t0=t0,
+                               states={'ema': first(trains, risinstance(WeightEMA)), 'lookahead': first(trains, risinstance(Lookahead))})]
     cbs = (writers if rank0 else []) + [tput := Throughput(), nan_cb := StopOnNaN()]
     if show and rank0: cbs.append(ShowGraphCallback())
-    if c.ema: cbs.append(WeightEMA(c.ema, state=ema_state))   # validation, evaluation and the export use the average
-    cbs += L(extra_cbs)
+    cbs += trains + L(extra_cbs)
     try:
         with distributed(learn):
-            fit_schedule(learn, c.epochs, lr, schedule=c.schedule, pct_start=c.pct_start, div=c.div,
+            # the config's own LR is `learn.lr`, already per parameter group (and decoupled if asked); a found one is not
+            fit_schedule(learn, c.epochs, None if lr == c.lr_max else lr, schedule=c.schedule, pct_start=c.pct_start, div=c.div,
                          div_final=c.div_final, cbs=cbs, start_epoch=start_epoch)
     except KeyboardInterrupt:
         raise RunInterrupted(f"interrupted; the last completed epoch is saved: resume with --resume --out {out}") from None
     rec = learn.recorder
     if nan_cb.fired:
-        kept = (f"epoch {torch.load(ckpt_path, map_location='cpu', weights_only=False)['epoch'] + 1} is kept in {ckpt_path}"
+        kept = (f"epoch {torch.load(ckpt_path, map_location='cpu', weights_only=True)['epoch'] + 1} is kept in {ckpt_path}"
                 if ckpt_path.exists() else "no epoch completed")
         raise TrainingError(f"the training loss became NaN/inf (lr_max {lr:.3g} is probably too high); {kept}; "
                             "lower --lr-max and run again with --overwrite")
@@ -411,12 +463,14 @@ def run(config: RecipeConfig, resume=False, overwrite=False, show=False, quiet=F
                # DDP keeps the processes in step, so the run's rate is the sum of theirs
                'train_img_per_s': round(sum(p['img_per_s'] for p in procs), 1), 'n_params': n_params(learn.model),
                'n_train': len(dls.train_ds), 'precision': learn.precision, 'device': str(dls.device),
-               'aug_on': aug_mode(c),
+               'aug_on': aug_mode(c), 'skipped_files': {'count': len(dls.skipped),
+                                                        'files': [{'path': f, 'reason': r} for f, r in dls.skipped[:100]]},
                'world_size': world, 'bs': c.bs, 'processes': procs,
                'versions': _versions(), 'preset': c.preset, 'history': [dict(zip(['epoch', *rec.metric_names[1:-1]], [i, *map(float, v)])) for i, v in enumerate(rec.values)]}
     if not rank0: return results
     with solo():
         learn.export(f'.model.tmp{os.getpid()}.pkl'); os.replace(out/f'.model.tmp{os.getpid()}.pkl', out/'model.pkl')
+        save_model(learn, out, preset=c.preset)   # model.safetensors + model.json: opened without unpickling
         results['plots'] = [p.name for p in save_figures(recipe_figures(learn), out)]
         _write_json(out/'results.json', results)
         write_report(c, results, out)
@@ -446,7 +500,8 @@ def recipe_figures(learn, n_misclassified=25) -> dict:
 def accuracy_text(results: dict) -> str:
     "'test accuracy 91.20% (flip TTA 91.61%)', without the TTA part when TTA was not run."
     tta = results.get('tta_accuracy')
-    return f"test accuracy {results['test_accuracy']:.2%}" + (f" (flip TTA {tta:.2%})" if tta is not None else '')
+    name = tta_names[results.get('tta_level', 1)]
+    return f"test accuracy {results['test_accuracy']:.2%}" + (f" ({name} {tta:.2%})" if tta is not None else '')
 
 # %% ../nbs/05_recipe.ipynb #9bd77ec3
 _aug_where = {'items': 'items', 'batch': 'batch', 'split': 'items, then the batch (split)'}
@@ -456,13 +511,15 @@ def write_report(c: RecipeConfig, results: dict, out) -> Path:
     out = Path(out)
     tta = results.get('tta_accuracy')
     rows = [('test accuracy', f"{results['test_accuracy']:.2%}"),
-            ('test accuracy, flip TTA', f"{tta:.2%}" if tta is not None else 'not run (--no-tta)'),
+            (f"test accuracy, {tta_names[results.get('tta_level', 1)]}", f"{tta:.2%}" if tta is not None else 'not run (--tta 0)'),
             ('test loss', f"{results['test_loss']:.4f}"), ('epochs', results['epochs']), ('peak LR', f"{results['lr_max']:.4g}"),
             ('train images / s', results['train_img_per_s']), ('wall time', f"{results['wall_time_s']/60:.1f} min"),
             ('parameters', f"{results['n_params']:,}"), ('train / test images', f"{results['n_train']} / {results['n_test']}"),
             ('precision, device', f"{results['precision']}, {results['device']}"),
             ('augmentation', f"{c.aug}, on the {_aug_where.get(results.get('aug_on'), 'items')}")]
     md = [f"# eva_fastai run: {out.name}", '', '| result | value |', '|---|---|', *[f'| {k} | {v} |' for k, v in rows], '']
+    if (skipped := results.get('skipped_files', {}).get('count')):
+        md += [f"Skipped {skipped} unreadable image file(s); their paths and reasons are under `skipped_files` in results.json.", '']
     if results.get('lr_find'): md += ['LR finder suggestions: ' + ', '.join(f'{k} {v:.2e}' for k, v in results['lr_find'].items()), '']
     md += ['## Plots', ''] + [f'![{p[:-4]}]({p})' for p in sorted(o.name for o in out.glob('*.png'))] + ['']
     md += ['## Config', '', '```json', json.dumps(asdict(c), indent=2), '```', '', '## Versions', '',

@@ -68,18 +68,57 @@ def test_train_evaluate_predict(tmp_path):
     assert (out/'model.pkl').exists() and (out/'report.md').exists()
     # a finished run is not overwritten by accident
     assert 'finished run' in one_line_error(cli('train', '--data', data_path(), '--out', out, *SMALL))
-    r = cli('evaluate', out/'model.pkl', '--data', data_path(), '--test-subset', '100')
-    assert r.returncode == 0, r.stderr[-3000:]
-    ev = json.loads(r.stdout.strip().splitlines()[-1])
+    assert (out/'model.json').exists() and (out/'model.safetensors').exists()
+    evs = []
+    for model in ([out], [out/'model.json'], [out/'model.pkl', '--trust-pickle']):   # the safe model by default
+        r = cli('evaluate', *model, '--data', data_path(), '--test-subset', '100')
+        assert r.returncode == 0, r.stderr[-3000:]
+        evs.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    ev = evs[0]
     assert ev['n_test'] == 100 and 0 <= ev['test_accuracy'] <= 1 and 'tta_accuracy' in ev
+    for e in evs[1:]:   # safe and pickled: the same accuracies, the same (label-smoothed) loss
+        assert (e['test_accuracy'], e['tta_accuracy']) == (ev['test_accuracy'], ev['tta_accuracy']) and abs(e['test_loss'] - ev['test_loss']) < 1e-4
     from eva_fastai.data import cifar_root
     img = sorted((cifar_root(data_path())/'test'/'ship').iterdir())[0]
-    r = cli('predict', out/'model.pkl', img, '--topk', '2')
-    assert r.returncode == 0, r.stderr[-3000:]
-    line = r.stdout.strip().splitlines()[-1]
-    assert line.startswith(str(img)) and line.count('%') == 2
+    lines = []
+    for model in ([out], [out/'model.safetensors'], [out/'model.pkl', '--trust-pickle']):
+        r = cli('predict', *model, img, '--topk', '2')
+        assert r.returncode == 0, r.stderr[-3000:]
+        lines.append(r.stdout.strip().splitlines()[-1])
+    assert lines[0].startswith(str(img)) and lines[0].count('%') == 2 and len(set(lines)) == 1, lines
+    # a pickle needs consent, and the refusal names the safe file beside it
+    msg = one_line_error(cli('predict', out/'model.pkl', img))
+    assert '--trust-pickle' in msg and str(out/'model.json') in msg, msg
     # not a model: one line, exit 2
-    assert 'not an exported eva_fastai model' in one_line_error(cli('predict', out/'report.md', img))
+    assert 'not valid JSON' in one_line_error(cli('predict', out/'report.md', img))
+    # ONNX, served without torch: onnxruntime gives the network's fp32 logits
+    r = cli('export', out, '--onnx')
+    assert r.returncode == 0 and (out/'model.onnx').exists(), r.stderr[-3000:]
+    import numpy as np, onnxruntime as ort
+    from eva_fastai.export import load_safe_model
+    sm = load_safe_model(out)
+    imgs = sorted((cifar_root(data_path())/'test'/'ship').iterdir())[:8]
+    xb = sm.batch(imgs)
+    (logits,) = ort.InferenceSession(str(out/'model.onnx'), providers=['CPUExecutionProvider']).run(None, {'image': xb.numpy()})
+    import torch
+    with torch.no_grad(): ref = sm.model.float().to(memory_format=torch.contiguous_format)(xb).numpy()
+    assert np.abs(logits - ref).max() < 1e-3                               # PyTorch's fp32 logits
+    # the exported Learner in a fresh process, used as a fastai user would: predict takes what fastai's image
+    # Learner takes (str, Path, PIL image, HWC uint8 array, CHW uint8 tensor), with one answer for one picture
+    code = f'''
+import pathlib, numpy as np, torch, PIL.Image
+from fastai.learner import load_learner
+learn = load_learner({str(out/'model.pkl')!r})
+img = {str(img)!r}
+arr = np.array(PIL.Image.open(img))
+forms = [img, pathlib.Path(img), PIL.Image.open(img), arr, torch.from_numpy(arr).permute(2, 0, 1)]
+res = [learn.predict(f) for f in forms]
+print(len(res), len({{str(r[0]) for r in res}}), max(float((r[2] - res[0][2]).abs().max()) for r in res))
+'''
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-3000:]
+    n, classes, diff = r.stdout.split()[-3:]
+    assert (n, classes) == ('5', '1') and float(diff) < 1e-6, r.stdout
 
 def test_kill_and_resume(tmp_path):
     "A run killed with SIGKILL mid-training resumes from its last completed epoch and finishes the schedule."
@@ -93,7 +132,7 @@ def test_kill_and_resume(tmp_path):
     p.send_signal(signal.SIGKILL); p.wait()
     assert not (out/'results.json').exists()
     import torch   # the checkpoint the kill left behind is complete: written to a temp file, then renamed
-    assert torch.load(ckpt, map_location='cpu', weights_only=False)['epoch'] >= 0
+    assert torch.load(ckpt, map_location='cpu', weights_only=True)['epoch'] >= 0
     # starting again without --resume refuses, and says what to do
     assert '--resume' in one_line_error(cli(*args))
     r = cli(*args, '--resume')
@@ -103,3 +142,32 @@ def test_kill_and_resume(tmp_path):
     assert res['epochs'] == 3 and len(res['history']) == 3
     import pandas as pd
     assert len(pd.read_csv(out/'history.csv')) == 3
+
+EVIL = '''
+import os, pickle, sys, torch
+class Evil:
+    def __reduce__(self): return (os.system, (f"echo PWNED > {sys.argv[2]}",))
+torch.save({'model': Evil()}, sys.argv[1])
+'''
+
+def test_no_code_runs_from_a_model_or_checkpoint(tmp_path):
+    "A pickle that runs a command when unpickled, as model.pkl and as a run's checkpoint: exit 2, one line, no command run."
+    marker = tmp_path/'pwned.txt'
+    evil = tmp_path/'evil.pkl'
+    subprocess.run([sys.executable, '-c', EVIL, evil, marker], check=True)
+    from eva_fastai.data import cifar_root
+    img = sorted((cifar_root(data_path())/'test'/'cat').iterdir())[0]
+    for cmd in (['predict', evil, img], ['evaluate', evil, '--data', data_path()], ['export', evil, '--onnx']):
+        msg = one_line_error(cli(*cmd))
+        assert 'is a pickle' in msg and '--trust-pickle' in msg, msg
+        assert not marker.exists()
+    for cmd in (['predict', tmp_path/'nothing-here', img], ['predict', img, img]):   # not a model at all: still safe
+        one_line_error(cli(*cmd)); assert not marker.exists()
+    # a tampered run folder: --resume reads the checkpoint with weights_only=True
+    from eva_fastai.recipe import preset_config, save_config
+    run_dir = tmp_path/'run'; (run_dir/'models').mkdir(parents=True)
+    save_config(preset_config('smoke', out=str(run_dir), data=data_path(), subset=200, test_subset=100, bs=50), run_dir/'config.json')
+    subprocess.run([sys.executable, '-c', EVIL, run_dir/'models'/'checkpoint.pth', marker], check=True)
+    msg = one_line_error(cli('train', '--resume', '--out', run_dir, '--data', data_path()))
+    assert 'cannot be read safely' in msg and '--overwrite' in msg, msg
+    assert not marker.exists()

@@ -21,8 +21,9 @@ TINY = ['--subset', '200', '--test-subset', '100', '--bs', '50', '--epochs', '1'
         '--arch', 'resnet9', '--precision', 'fp32']
 FOLDER = [*TINY[:4], '--bs', '4', *TINY[6:]]
 
-def cli(*args, timeout=900):
-    return subprocess.run([EXE, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+def cli(*args, timeout=900, env=None):
+    return subprocess.run([EXE, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                          env={**os.environ, **(env or {})})
 
 def one_line_error(r, code=2):
     "The single stderr line of a failed command (exit `code`, no traceback)."
@@ -119,14 +120,22 @@ def _spoil_images(ds):
     (ds/'test'/'dog'/'empty.jpg').write_bytes(b'')
     (ds/'train'/'dog'/'notes.txt').write_text('labels by hand\n')
 
-def test_broken_images_are_skipped_with_a_warning(tmp_path):
+def test_broken_images_are_skipped_and_told(tmp_path):
+    "Skipped files are told where the user looks, even with Python's warnings silenced: one stdout line, results.json, report.md."
     ds = make_folder(tmp_path/'ds'); _spoil_images(ds)
     out = tmp_path/'run'
-    r = ok(cli('train', '--data', ds, '--out', out, *FOLDER))
-    assert '4 unreadable image file(s)' in r.stderr and str(ds/'train'/'cat'/'truncated.png') in r.stderr, r.stderr
-    assert '1 unreadable image file(s)' in r.stderr and str(ds/'test'/'dog'/'empty.jpg') in r.stderr, r.stderr
+    r = ok(cli('train', '--data', ds, '--out', out, *FOLDER, env={'PYTHONWARNINGS': 'ignore'}))
+    line = [l for l in r.stdout.splitlines() if 'unreadable image file' in l]
+    assert len(line) == 1 and line[0].startswith('skipped 5 unreadable image file(s)'), r.stdout[-3000:]
+    assert 'UserWarning' not in r.stderr, r.stderr
     res = json.loads((out/'results.json').read_text())
     assert res['n_train'] == 16 and res['n_test'] == 8
+    sk = res['skipped_files']
+    assert sk['count'] == 5 and len(sk['files']) == 5, sk
+    paths = {f['path']: f['reason'] for f in sk['files']}
+    assert str(ds/'train'/'cat'/'truncated.png') in paths and str(ds/'test'/'dog'/'empty.jpg') in paths, paths
+    assert all(paths.values()), paths                         # each with its reason
+    assert 'Skipped 5 unreadable image file(s)' in (out/'report.md').read_text()
 
 def test_broken_images_strict(tmp_path):
     ds = make_folder(tmp_path/'ds'); _spoil_images(ds)
@@ -210,16 +219,18 @@ def not_models(tmp_path, tiny_run):
     return [tmp_path/'notes.txt', tmp_path/'weights.pth', tmp_path/'model.pkl', tiny_run[1]/'models'/'best.pth']
 
 def test_predict_not_a_model(tiny_run, not_models):
+    "Each names the file and the safe model to pass; a pickle is not opened without --trust-pickle, and then it is checked."
     img = tiny_run[0]/'test'/'cat'/'0.png'
-    for m in not_models: user_error(cli('predict', m, img), str(m), 'not an exported eva_fastai model', 'model.pkl')
+    for m in not_models: user_error(cli('predict', m, img), str(m), 'model.json')
+    user_error(cli('predict', not_models[2], img, '--trust-pickle'), str(not_models[2]), 'not an exported eva_fastai model')
 
 def test_evaluate_not_a_model(tiny_run, not_models):
-    for m in not_models[:2]:
-        user_error(cli('evaluate', m, '--data', tiny_run[0]), str(m), 'not an exported eva_fastai model', 'model.pkl')
+    for m in not_models[:3]:
+        user_error(cli('evaluate', m, '--data', tiny_run[0]), str(m), 'model.json')
 
 def test_evaluate_other_classes(tiny_run):
     "A cat/dog model evaluated on CIFAR-10: the classes differ."
-    user_error(cli('evaluate', tiny_run[1]/'model.pkl', '--data', data_path(), '--test-subset', '100'),
+    user_error(cli('evaluate', tiny_run[1], '--data', data_path(), '--test-subset', '100'),
                'classes', "'cat'", "'airplane'", 'same classes')
 
 # ---- a diverging run: exit 1, one line, the last good checkpoint kept and loadable
@@ -236,7 +247,7 @@ def test_nan_after_a_good_epoch(tmp_path):
                               '--epochs', '3', '--pct-start', '0.5', '--div', '1e8', '--lr-max', '1e6'), code=1)
     assert 'NaN' in line and '--lr-max' in line and str(out/'models'/'checkpoint.pth') in line, line
     assert not (out/'results.json').exists() and not (out/'model.pkl').exists()
-    ck = torch.load(out/'models'/'checkpoint.pth', map_location='cpu', weights_only=False)
+    ck = torch.load(out/'models'/'checkpoint.pth', map_location='cpu', weights_only=True)
     assert ck['epoch'] == 0 and all(torch.isfinite(v).all() for v in ck['model'].values() if v.is_floating_point())
     assert n_rows(out/'history.csv') == 1
     _no_half_written(out)
@@ -268,7 +279,7 @@ def test_ctrl_c_and_resume(tmp_path):
     line = one_line_error(r, code=130)
     assert '--resume' in line and str(out) in line, line
     assert not (out/'results.json').exists()
-    assert torch.load(ckpt, map_location='cpu', weights_only=False)['epoch'] in (0, 1)
+    assert torch.load(ckpt, map_location='cpu', weights_only=True)['epoch'] in (0, 1)
     r = ok(cli(*args, '--resume'))
     assert 'resuming' in r.stdout
     assert n_rows(out/'history.csv') == 3
@@ -297,3 +308,26 @@ def test_concurrent_extraction(tmp_path):
         assert set(counts.values()) == {n}, counts
     # no half-extracted leftovers beside it
     assert not [p for p in (tmp_path/'cache'/'extracted').iterdir() if '.tmp' in p.name]
+
+# ---- short runs: they train, or say before training why they cannot
+
+def test_short_seed_run_trains_or_says_why(tmp_path):
+    """The default preset for 2 epochs on 2,000 images (30 steps): its warm-up steps per batch, and since that is still
+    too short to leave chance behind (measured: 9 to 10%), it says so before training, with what to do."""
+    out = tmp_path/'run'
+    r = ok(cli('train', '--data', data_path(), '--subset', '2000', '--test-subset', '500', '--epochs', '2', '--no-lr-find',
+               '--no-tta', '--out', out))
+    assert "stepping per batch" in r.stdout, r.stdout[-2000:]
+    res = json.loads((out/'results.json').read_text())
+    notes = [l for l in r.stdout.splitlines() if l.startswith('note: only 30 training steps')]
+    assert res['test_accuracy'] > 0.25 or (len(notes) == 1 and '--epochs' in notes[0]), (res['test_accuracy'], r.stdout[-2000:])
+    assert not notes or r.stdout.index(notes[0]) < r.stdout.index('train_loss')   # told before training
+
+def test_too_few_steps_are_told(tmp_path):
+    "A run of a handful of steps (batch 512, 2,000 images, 1 epoch: 3 steps) says so before training, in one line."
+    out = tmp_path/'run'
+    r = ok(cli('train', '--preset', 'fast', '--data', data_path(), '--subset', '2000', '--test-subset', '100', '--epochs', '1',
+               '--no-tta', '--out', out))
+    lines = [l for l in r.stdout.splitlines() if 'training steps' in l]
+    assert len(lines) == 1 and 'lower --bs' in lines[0], r.stdout[-2000:]
+    assert r.stdout.index(lines[0]) < r.stdout.index('train_loss'), r.stdout[-2000:]   # before the training table
