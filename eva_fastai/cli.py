@@ -107,6 +107,9 @@ def config_from_args(a) -> RecipeConfig:
 def _load_model(path, trust_pickle:bool=False):
     "The safe model (`load_safe_model`) of a run folder, `model.json` or `model.safetensors`; a `.pkl` only with `trust_pickle`, as a fastai `Learner`."
     p = Path(path)
+    if p.is_dir() and not (p/'model.json').is_file() and (p/'model.pkl').is_file():
+        raise EvaError(f"{p} has only model.pkl (a run from before model.json was written); pass {p/'model.pkl'} --trust-pickle "
+                       "if you trust where it came from, or train it again")
     if p.suffix != '.pkl': return load_safe_model(p)
     if not p.is_file(): raise EvaError(f"model {p} not found; pass a run folder or its model.json")
     if not trust_pickle:

@@ -322,12 +322,3 @@ def test_short_seed_run_trains_or_says_why(tmp_path):
     notes = [l for l in r.stdout.splitlines() if l.startswith('note: only 30 training steps')]
     assert res['test_accuracy'] > 0.25 or (len(notes) == 1 and '--epochs' in notes[0]), (res['test_accuracy'], r.stdout[-2000:])
     assert not notes or r.stdout.index(notes[0]) < r.stdout.index('train_loss')   # told before training
-
-def test_too_few_steps_are_told(tmp_path):
-    "A run of a handful of steps (batch 512, 2,000 images, 1 epoch: 3 steps) says so before training, in one line."
-    out = tmp_path/'run'
-    r = ok(cli('train', '--preset', 'fast', '--data', data_path(), '--subset', '2000', '--test-subset', '100', '--epochs', '1',
-               '--no-tta', '--out', out))
-    lines = [l for l in r.stdout.splitlines() if 'training steps' in l]
-    assert len(lines) == 1 and 'lower --bs' in lines[0], r.stdout[-2000:]
-    assert r.stdout.index(lines[0]) < r.stdout.index('train_loss'), r.stdout[-2000:]   # before the training table
