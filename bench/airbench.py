@@ -26,7 +26,8 @@ import numpy as np, torch
 from torch import nn
 import torch.nn.functional as F
 from fastai.basics import Callback, CancelFitException, CancelValidException, set_seed
-from eva_fastai.data import cifar_root, cifar_items, decode_cached, dataset_stats, test_data_path
+from eva_fastai.testing import test_data_path
+from eva_fastai.data import cifar_root, cifar_items, decode_cached, dataset_stats
 from eva_fastai.learner import resolve_precision, fit_schedule
 from eva_fastai.recipe import preset_config, build, train_cbs, evaluate
 

@@ -36,7 +36,8 @@ from fastai.vision.all import *   # noqa: F401,F403  (fastai's names, as eva_fas
 import albumentations as A
 from albumentations.pytorch import ToTensorV2
 
-from eva_fastai.data import cifar_root, cifar_items, cifar_dls, default_workers, test_data_path
+from eva_fastai.testing import test_data_path
+from eva_fastai.data import cifar_root, cifar_items, cifar_dls, default_workers
 from eva_fastai.augment import aug_presets, aug_tfms
 
 

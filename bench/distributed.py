@@ -22,7 +22,7 @@ def main():
     p.add_argument('--data', default=None, help='default: the shared CIFAR-10 copy')
     a = p.parse_args()
     if a.data is None:
-        from eva_fastai.data import test_data_path
+        from eva_fastai.testing import test_data_path
         a.data = str(test_data_path())
     gpu = __import__('torch').cuda.is_available()
     threads = str(max((os.cpu_count() or 2) // a.nproc, 1))

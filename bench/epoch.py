@@ -23,7 +23,8 @@ from collections import defaultdict
 warnings.filterwarnings('ignore', category=FutureWarning)  # torch.jit.script deprecation noise from an import
 import torch
 from fastai.basics import Callback, CancelFitException, CancelValidException
-from eva_fastai.data import cifar_dls, test_data_path, default_workers
+from eva_fastai.testing import test_data_path
+from eva_fastai.data import cifar_dls, default_workers
 from eva_fastai.learner import cifar_learner, fit_schedule
 from eva_fastai.augment import aug_ons, aug_fns, aug_on_mode
 

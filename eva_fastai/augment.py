@@ -6,6 +6,7 @@ Docs: https://eva-fastai.github.io/eva_fastai/augment.html.md"""
 
 # %% ../nbs/01_augment.ipynb #767ef4bd
 from __future__ import annotations
+from .core import EvaError, check   # first: the warnings policy is set before fastai loads
 import math, random
 from pathlib import Path
 import numpy as np, torch, cv2
@@ -14,7 +15,7 @@ from PIL import Image
 from fastai.vision.all import *
 import albumentations as A   # after fastai's star import, which binds a name `A` of its own
 from albumentations.pytorch import ToTensorV2
-from .data import EvaError, load_image, _as_subclass
+from .data import load_image, as_subclass
 
 # %% auto #0
 __all__ = ['SEED_MEAN', 'SEED_STD', 'aug_presets', 'aug_ons', 'tta_names', 'AlbumentationsTransform', 'mean_fill', 'seed_preset',
@@ -59,8 +60,8 @@ class AlbumentationsTransform(Transform):
         return out if out.flags.writeable else out.copy()   # e.g. an untouched read-only input
 
     def _aug_tensor(self, x):
-        a = _as_subclass(x, torch.Tensor).numpy().transpose(1, 2, 0)   # HWC view of the item: no copy, never written
-        return _as_subclass(torch.from_numpy(self._aug(a).transpose(2, 0, 1)), TensorImage)
+        a = as_subclass(x, torch.Tensor).numpy().transpose(1, 2, 0)   # HWC view of the item: no copy, never written
+        return as_subclass(torch.from_numpy(self._aug(a).transpose(2, 0, 1)), TensorImage)
 
     def encodes(self, x: TensorImage): return self._aug_tensor(x)
     def encodes(self, x: PILImage): return PILImage.create(self._aug(np.asarray(x)))
@@ -134,8 +135,7 @@ aug_presets = {'seed': seed_preset, 'assignment': assignment_preset, 'airbench':
 # %% ../nbs/01_augment.ipynb #9c16db70
 def aug_pipeline(preset, size=32, mean=SEED_MEAN, stats=None) -> A.Compose:
     "The albumentations pipeline of augmentation `preset` (a name in `aug_presets`) at image `size`; cutout fills with the mean of `stats` if given, else `mean`."
-    if not isinstance(preset, str) or preset not in aug_presets:
-        raise EvaError(f"unknown augmentation preset {preset!r}; choose one of: {', '.join(aug_presets)}")
+    check('aug', preset, one_of=aug_presets)
     return aug_presets[preset](size, stats[0] if stats is not None else mean)
 
 def aug_tfms(preset, size=32, mean=SEED_MEAN, stats=None) -> list:
@@ -279,7 +279,7 @@ aug_ons = ('auto', 'items', 'batch', 'split')
 
 def aug_on_mode(on:str='auto') -> str:
     "Where augmentation runs for choice `on` (one of `aug_ons`): 'items', 'batch' or 'split'; 'auto' is 'batch' with a GPU, else 'split'."
-    if on not in aug_ons: raise EvaError(f"aug_on={on!r} is invalid; choose one of: {', '.join(aug_ons)}")
+    check('aug_on', on, one_of=aug_ons)
     return on if on != 'auto' else 'batch' if torch.cuda.is_available() else 'split'
 
 def aug_fns(preset, size=32, on:str='auto') -> tuple:
@@ -306,7 +306,7 @@ tta_names = {0: 'no TTA', 1: 'flip TTA', 2: 'flip + translate TTA'}
 
 def tta_views(level:int=1) -> list:
     "`[(weight, view), ...]` of TTA `level` (0 none, 1 mirror, 2 mirror and 1-pixel translations); `view` maps a batch to a batch, `None` is the batch itself."
-    if level not in tta_names: raise EvaError(f"TTA level {level!r} is invalid; it must be 0 (none), 1 (mirror) or 2 (mirror and translations)")
+    check('tta', level, one_of=tta_names, hint=' (0 none, 1 mirror, 2 mirror and translations)')
     pair = [(0.5, None), (0.5, _mirror)]
     if level == 0: return [(1., None)]
     if level == 1: return pair

@@ -6,12 +6,12 @@ Docs: https://eva-fastai.github.io/eva_fastai/cli.html.md"""
 
 # %% ../nbs/06_cli.ipynb #0f6bd6aa
 from __future__ import annotations
+from .core import *   # first: the warnings policy is set before fastai loads
 import sys, argparse, json, warnings, contextlib
-warnings.filterwarnings('ignore', message=r'.*torch\.jit\.script.*deprecated', category=FutureWarning)  # see data
 from dataclasses import fields
 from pathlib import Path
 from fastcore.docments import docments
-from .data import EvaError, cifar_root, cifar_items, test_data_path, load_image
+from .data import cifar_root, cifar_items, load_image
 from .recipe import *
 from .export import SafeModel, load_safe_model, export_onnx
 
@@ -195,16 +195,11 @@ def main(argv=None) -> int:
     if not a.cmd: p.print_help(); return 2
     try:
         with bar_only_on_terminal(): return _cmds[a.cmd](a)
-    except EvaError as e:
-        if a.debug: raise
-        print(f'eva-fastai: error: {e}', file=sys.stderr); return 2
-    except RunInterrupted as e:
-        print(f'eva-fastai: {e}', file=sys.stderr); return 130
+    except run_errors as e:   # each knows its exit code and how it is introduced (eva_fastai.core)
+        if a.debug and not isinstance(e, RunInterrupted): raise
+        print(f'eva-fastai: {e.label}{e}', file=sys.stderr); return e.exit_code
     except KeyboardInterrupt:
         print('eva-fastai: interrupted', file=sys.stderr); return 130
-    except TrainingError as e:
-        if a.debug: raise
-        print(f'eva-fastai: training failed: {e}', file=sys.stderr); return 1
     except Exception as e:
         if a.debug: raise
         print(f'eva-fastai: unexpected error: {type(e).__name__}: {e} (run with --debug for the traceback)', file=sys.stderr)

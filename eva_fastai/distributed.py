@@ -7,13 +7,13 @@ Docs: https://eva-fastai.github.io/eva_fastai/distributed.html.md"""
 
 # %% ../nbs/03a_distributed.ipynb #095e5a24
 from __future__ import annotations
+from .core import EvaError   # first: the warnings policy is set before fastai loads
 from contextlib import contextmanager
 import atexit
 import torch, torch.distributed as dist
 from fastai.basics import *
 from fastcore.xtras import modified_env
 from fastai.distributed import DistributedDL, DistributedTrainer, rank_distrib, num_distrib
-from .data import EvaError
 
 # %% auto #0
 __all__ = ['is_distributed', 'is_rank0', 'init_distributed', 'shutdown_distributed', 'barrier', 'broadcast_object',

@@ -7,6 +7,7 @@ Docs: https://eva-fastai.github.io/eva_fastai/export.html.md"""
 
 # %% ../nbs/03b_export.ipynb #d2232291
 from __future__ import annotations
+from .core import EvaError, atomic_path, atomic_write   # first: the warnings policy is set before fastai loads
 import json, os, platform
 from pathlib import Path
 import numpy as np, torch
@@ -14,7 +15,7 @@ from torch import nn
 import torch.nn.functional as F
 from fastai.basics import Learner, get_model
 from fastai.callback.channelslast import ChannelsLast
-from .data import EvaError, image_array
+from .data import image_array
 from .augment import tta_views
 from .models import create_model
 from .learner import resolve_precision
@@ -41,18 +42,14 @@ def model_spec(learn:Learner, preset:str|None=None) -> dict:
             'label_smoothing': float(getattr(learn.loss_func, 'eps', 0.)),
             'preset': preset, 'versions': _versions()}
 
-def _replace_into(path:Path, write):
-    tmp = path.with_name(f'.{path.name}.tmp{os.getpid()}')
-    write(tmp); os.replace(tmp, path)
-
 def save_model(learn:Learner, out, preset:str|None=None) -> Path:
     "Write `model.safetensors` (the weights) and `model.json` (how to use them) for `learn` into folder `out`; return the JSON's path."
     from safetensors.torch import save_file
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     spec = model_spec(learn, preset)
     state = {k: v.detach().cpu().contiguous() for k, v in get_model(learn.model).state_dict().items()}
-    _replace_into(out/'model.safetensors', lambda p: save_file(state, str(p), metadata={'format': 'eva_fastai.model'}))
-    _replace_into(out/'model.json', lambda p: p.write_text(json.dumps(spec, indent=2)))
+    with atomic_path(out/'model.safetensors') as tmp: save_file(state, str(tmp), metadata={'format': 'eva_fastai.model'})
+    atomic_write(out/'model.json', json.dumps(spec, indent=2))
     return out/'model.json'
 
 # %% ../nbs/03b_export.ipynb #397816d3

@@ -8,6 +8,7 @@ Docs: https://eva-fastai.github.io/eva_fastai/learner.html.md"""
 
 # %% ../nbs/03_learner.ipynb #69f7b222
 from __future__ import annotations
+from .core import EvaError, check   # first: the warnings policy is set before fastai loads
 import math, random, warnings
 from copy import deepcopy
 from functools import partial
@@ -20,16 +21,16 @@ from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.channelslast import ChannelsLast
 from fastai.metrics import accuracy
 from fastai.losses import CrossEntropyLossFlat, LabelSmoothingCrossEntropyFlat
-from .data import EvaError
 from .models import create_model
 import fastai.callback.progress, fastai.callback.hook  # Learner.no_bar, Learner.summary
 
 # %% auto #0
-__all__ = ['schedules', 'lr_suggest_funcs', 'BF16Autocast', 'ChannelsLastBatch', 'cpu_bf16_native', 'resolve_precision',
-           'precision_cbs', 'ResumeAt', 'run_epoch', 'TransformEpoch', 'TrainFor', 'sgd_nesterov', 'bn_bias_splitter',
-           'decoupled_sgd', 'init_images', 'cifar_learner', 'torch_one_cycle_lr', 'sched_torch_one_cycle',
-           'sched_stepped', 'sched_eva_linear', 'seed_per_epoch', 'lr_schedule', 'mom_schedule', 'fit_schedule',
-           'WeightEMA', 'Lookahead', 'edge', 'lr_suggestions', 'pick_suggestion', 'find_lr', 'lr_range_test_acc']
+__all__ = ['precisions', 'schedules', 'lr_suggest_funcs', 'BF16Autocast', 'ChannelsLastBatch', 'cpu_bf16_native',
+           'resolve_precision', 'precision_cbs', 'ResumeAt', 'run_epoch', 'TransformEpoch', 'TrainFor', 'sgd_nesterov',
+           'bn_bias_splitter', 'decoupled_sgd', 'init_images', 'cifar_learner', 'torch_one_cycle_lr',
+           'sched_torch_one_cycle', 'sched_stepped', 'sched_eva_linear', 'seed_per_epoch', 'lr_schedule',
+           'mom_schedule', 'fit_schedule', 'WeightEMA', 'Lookahead', 'edge', 'lr_suggestions', 'pick_suggestion',
+           'find_lr', 'lr_range_test_acc']
 
 # %% ../nbs/03_learner.ipynb #5596a213
 class BF16Autocast(Callback):
@@ -60,7 +61,7 @@ class ChannelsLastBatch(ChannelsLast):
                               else x for x in self.xb)
 
 # %% ../nbs/03_learner.ipynb #f9121033
-_precisions = ('fp32', 'bf16', 'fp16', 'auto')
+precisions = ('auto', 'fp32', 'bf16', 'fp16')
 
 def cpu_bf16_native() -> bool:
     "Does this CPU run bf16 natively (AVX512-BF16 or AMX)? Emulated bf16 is slower than fp32."
@@ -70,7 +71,7 @@ def cpu_bf16_native() -> bool:
 def resolve_precision(precision:str='auto', device=None) -> str:
     "The precision that will run: 'fp32', 'bf16' or 'fp16' for `precision` on `device` (default: fastai's)."
     p = str(precision).lower()
-    if p not in _precisions: raise EvaError(f"unknown precision {precision!r}; choose one of: {', '.join(_precisions)}")
+    check('precision', p, one_of=precisions)
     dt = torch.device(device if device is not None else default_device()).type
     if p == 'auto': p = 'fp16' if dt == 'cuda' else 'bf16' if dt == 'cpu' and cpu_bf16_native() else 'fp32'
     if p == 'fp16' and dt != 'cuda':
@@ -156,12 +157,9 @@ def cifar_learner(dls:DataLoaders, arch='custom_resnet', lr:float=0.03, wd:float
     "A fastai `Learner` for `dls`: `arch` from `archs`, SGD(+Nesterov), cross-entropy, `accuracy`, `precision`; see the list above for `bn_bias_lr`, `decoupled` and data-initialised networks."
     n_out = getattr(dls, 'c', None)
     if not n_out: raise EvaError("the DataLoaders have no classes (dls.c); build them with eva_fastai.data.cifar_dls")
-    if not lr > 0: raise EvaError(f"lr must be > 0, got {lr}")
-    if not wd >= 0: raise EvaError(f"wd must be >= 0, got {wd}")
-    if not 0 <= mom < 1: raise EvaError(f"momentum must be in [0, 1), got {mom}")
+    check('lr', lr, gt=0); check('wd', wd, ge=0); check('mom', mom, ge=0, lt=1)
     if nesterov and mom == 0: raise EvaError("Nesterov momentum needs momentum > 0; set mom or turn nesterov off")
-    if not 0 <= label_smoothing < 1: raise EvaError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
-    if not bn_bias_lr > 0: raise EvaError(f"bn_bias_lr must be > 0, got {bn_bias_lr}")
+    check('label_smoothing', label_smoothing, ge=0, lt=1); check('bn_bias_lr', bn_bias_lr, gt=0)
     prec = resolve_precision(precision, getattr(dls, 'device', None))
     model = create_model(arch, n_in=n_in, n_out=n_out)
     if hasattr(model, 'init_from'): model.init_from(init_images(dls, n_init))   # e.g. airbench's patch whitening
@@ -226,19 +224,17 @@ def seed_per_epoch(schedule:str, n_epoch:float, pct_start:float=0.2) -> bool:
 def lr_schedule(schedule:str, n_epoch:float, lr_max, n_iter:int=1, pct_start:float=0.2, div:float=25.,
                 div_final:float=2.5e5, peak_epoch:float|None=None, step_per_epoch:bool|None=None):
     "LR as a fastai schedule function of the training progress `pos` in [0, 1); `n_iter` batches per epoch."
-    if schedule not in schedules: raise EvaError(f"unknown schedule {schedule!r}; choose one of: {', '.join(schedules)}")
-    if n_epoch < 1: raise EvaError(f"the number of epochs must be >= 1, got {n_epoch}")
+    check('schedule', schedule, one_of=schedules); check('n_epoch', n_epoch, ge=1)
     if step_per_epoch is None: step_per_epoch = seed_per_epoch(schedule, n_epoch, pct_start)
     if step_per_epoch and n_epoch != int(n_epoch):
         raise EvaError(f"a schedule stepped per epoch needs a whole number of epochs, got {n_epoch}; round it or step per batch")
-    if not 0 < pct_start < 1: raise EvaError(f"pct_start must be in (0, 1), got {pct_start}")
-    if div <= 0 or div_final <= 0: raise EvaError(f"div and div_final must be > 0, got {div}, {div_final}")
+    check('pct_start', pct_start, gt=0, lt=1); check('div', div, gt=0); check('div_final', div_final, gt=0)
     if schedule == 'seed':
         return sched_torch_one_cycle(n_epoch if step_per_epoch else n_epoch * n_iter, lr_max, pct_start, div, div_final)
     if schedule == 'one_cycle': f = combined_cos(pct_start, lr_max / div, lr_max, lr_max / div_final)
     else:
         if peak_epoch is None: peak_epoch = pct_start * n_epoch
-        if not 0 < peak_epoch < n_epoch: raise EvaError(f"peak_epoch must be in (0, {n_epoch}), got {peak_epoch}")
+        check('peak_epoch', peak_epoch, gt=0, lt=n_epoch)
         f = sched_eva_linear(n_epoch, lr_max, peak_epoch, div, div_final if schedule == 'linear_zero' else None)
     return sched_stepped(f, n_epoch) if step_per_epoch else f
 
@@ -286,7 +282,7 @@ class WeightEMA(Callback):
     "Keep an exponential moving average of the weights and BatchNorm statistics (torch's `AveragedModel`); validate on it and end the fit with it."
     order = 65   # before_fit after `ChannelsLast` (the average keeps the model's memory format)
     def __init__(self, decay:float=0.99, state:dict|None=None):
-        if not 0 < decay < 1: raise EvaError(f"EMA decay {decay!r} is invalid; it must be between 0 and 1 (e.g. 0.99)")
+        check('decay', decay, gt=0, lt=1, hint=' (e.g. 0.99)')
         self.decay, self.state, self.ema, self.raw_state = decay, state, None, None
     def before_fit(self):
         self.ema = AveragedModel(get_model(self.model), multi_avg_fn=get_ema_multi_avg_fn(self.decay), use_buffers=True)
@@ -374,7 +370,7 @@ def pick_suggestion(sugg:dict, name:str) -> float:
 def find_lr(learn:Learner, start_lr:float=1e-7, end_lr:float=100, num_it:int=100, stop_div:bool=True,
             suggest:str|None='valley', show_plot:bool=False) -> tuple:
     "fastai's LR finder (exponential steps), model restored; returns `(lr of suggestion suggest (None if not asked), {suggestion name: lr})`."
-    if suggest is not None and suggest not in lr_suggest_funcs: raise EvaError(f"unknown LR suggestion {suggest!r}; choose one of: {', '.join(lr_suggest_funcs)}")
+    if suggest is not None: check('suggestion', suggest, one_of=lr_suggest_funcs)
     if not 0 < start_lr < end_lr: raise EvaError(f"need 0 < start_lr < end_lr, got {start_lr}, {end_lr}")
     learn.lr_find(start_lr=start_lr, end_lr=end_lr, num_it=num_it, stop_div=stop_div, show_plot=False, suggest_funcs=None)
     lrs, losses = learn.recorder.lrs[num_it // 10:-5], learn.recorder.losses[num_it // 10:-5]
@@ -403,7 +399,7 @@ class _RangeRun(Callback):
 def lr_range_test_acc(learn:Learner, lrs, epochs:int=1, n_batches:int|None=None, mode:str='const',
                       seed:int|None=None, cbs=None) -> list:
     "For each LR in `lrs`, train a copy of `learn.model` briefly and record its train accuracy: `[(lr, acc), ...]`."
-    if mode not in ('const', 'ramp'): raise EvaError(f"unknown range-test mode {mode!r}; choose one of: const, ramp")
+    check('mode', mode, one_of=('const', 'ramp'))
     lrs = [float(o) for o in lrs]
     if not lrs or min(lrs) < 0: raise EvaError("the range test needs a non-empty list of learning rates >= 0")
     n_iter = len(learn.dls.train)

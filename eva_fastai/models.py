@@ -7,12 +7,12 @@ Docs: https://eva-fastai.github.io/eva_fastai/models.html.md"""
 
 # %% ../nbs/02_models.ipynb #9d8f07fd
 from __future__ import annotations
+from .core import EvaError, check   # first: the warnings policy is set before fastai loads
 from collections import OrderedDict
 import torch
 from torch import nn
 from torchvision.models import resnet18 as _tv_resnet18
 from fastai.layers import ConvLayer, BatchNorm, init_linear
-from .data import EvaError
 
 # %% auto #0
 __all__ = ['archs', 'NamedSequential', 'ConvPoolLayer', 'ResBlock', 'ResLayer', 'Scale', 'torch_init_', 'CustomResNet',
@@ -67,7 +67,7 @@ def torch_init_(model:nn.Module) -> nn.Module:
 class CustomResNet(NamedSequential):
     "The seed's ResNet-9 ('Quiz11'): prep, three layers (two residual), max-pool to 1x1, linear classifier; logits out."
     def __init__(self, n_in:int=3, n_out:int=10, logit_scale:float=1., init:str='torch'):
-        if init not in ('torch', 'kaiming'): raise EvaError(f"init={init!r} is invalid; it must be 'torch' or 'kaiming'")
+        check('init', init, one_of=('torch', 'kaiming'))
         layers = OrderedDict(
             prep   = ConvLayer(n_in, 64),       # 64 x H x W
             layer1 = ResLayer(64, 128),         # 128 x H/2
@@ -173,6 +173,5 @@ def create_model(arch='custom_resnet', n_in:int=3, n_out:int=10) -> nn.Module:
     "Build `arch` (a name in `archs`, or a callable `(n_in, n_out) -> nn.Module`) for `n_in` channels, `n_out` classes."
     if callable(arch): return arch(n_in, n_out)
     key = str(arch).strip().lower().replace('-', '_')
-    if key not in archs:
-        raise EvaError(f"unknown architecture {arch!r}; choose one of: {', '.join(archs)}")
+    check('arch', key, one_of=archs)
     return archs[key](n_in=n_in, n_out=n_out)

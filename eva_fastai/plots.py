@@ -7,6 +7,7 @@ Docs: https://eva-fastai.github.io/eva_fastai/plots.html.md"""
 
 # %% ../nbs/04_plots.ipynb #5b00f93b
 from __future__ import annotations
+from .core import EvaError, check   # first: the warnings policy is set before fastai loads
 import re
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -23,7 +24,6 @@ from fastai.interpret import ClassificationInterpretation
 from fastai.callback.hook import hook_output, hook_outputs
 from fastai.data.transforms import Normalize
 from fastai.data.core import DataLoaders
-from .data import EvaError
 from .augment import show_augmentations
 
 # %% auto #0
@@ -173,8 +173,7 @@ def plot_lr_and_losses(recorder, title:str='learning rate and losses') -> Figure
 # %% ../nbs/04_plots.ipynb #b34c3ff5
 def triangular_lr(base_lr:float=1e-3, max_lr:float=0.03, step_size:int=1500, iterations:int=10_000) -> np.ndarray:
     "Smith's cyclical LR, 'triangular' policy: the LR of each of `iterations` iterations, cycling `base_lr`↔`max_lr` every `2*step_size`."
-    if step_size <= 0: raise EvaError(f"step_size must be a positive number of iterations, got {step_size}")
-    if iterations < 0: raise EvaError(f"iterations must be >= 0, got {iterations}")
+    check('step_size', step_size, gt=0); check('iterations', iterations, ge=0)
     t = np.arange(int(iterations), dtype=float)
     cycle = np.floor(1 + t / (2 * step_size))
     x = np.abs(t / step_size - 2 * cycle + 1)

@@ -7,6 +7,7 @@ Docs: https://eva-fastai.github.io/eva_fastai/recipe.html.md"""
 
 # %% ../nbs/05_recipe.ipynb #873113f6
 from __future__ import annotations
+from .core import *   # first: the warnings policy is set before fastai loads
 import os, json, time, math, random, platform, dataclasses, warnings, signal
 from contextlib import contextmanager
 from dataclasses import dataclass, field, asdict, fields
@@ -26,8 +27,8 @@ from .plots import *
 # %% auto #0
 __all__ = ['presets', 'RecipeConfig', 'preset_config', 'check_config', 'save_config', 'config_dict', 'load_config', 'prepare_out',
            'atomic_torch_save', 'AtomicSaveModel', 'plain', 'EpochCheckpoint', 'load_checkpoint', 'RunCSVLogger',
-           'Throughput', 'keep_record', 'evaluate', 'StopOnNaN', 'TrainingError', 'RunInterrupted', 'aug_mode', 'build',
-           'lr_find_plot', 'train_cbs', 'run', 'recipe_figures', 'accuracy_text', 'write_report']
+           'Throughput', 'keep_record', 'evaluate', 'StopOnNaN', 'aug_mode', 'build', 'lr_find_plot', 'train_cbs',
+           'run', 'recipe_figures', 'accuracy_text', 'write_report']
 
 # %% ../nbs/05_recipe.ipynb #d5479c3b
 @dataclass
@@ -82,47 +83,31 @@ presets = {
 
 def preset_config(name='seed', **overrides) -> RecipeConfig:
     "The config of preset `name` with `overrides` applied."
-    if name not in presets: raise EvaError(f"unknown preset {name!r}; choose one of: {', '.join(presets)}")
+    check('preset', name, one_of=presets)
     return RecipeConfig(**{**presets[name], **{k: v for k, v in overrides.items() if v is not None}, 'preset': name})
 
 # %% ../nbs/05_recipe.ipynb #61c9c115
-_precisions = ('auto', 'fp32', 'bf16', 'fp16')
-
 def check_config(c: RecipeConfig) -> RecipeConfig:
-    "Raise `EvaError` for the first invalid setting of `c`; return `c`."
-    def bad(name, want): raise EvaError(f"{name}={getattr(c, name)!r} is invalid; it must be {want}")
-    def pos_int(name):
-        v = getattr(c, name)
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0: bad(name, 'a whole number > 0')
-    for n in ('bs', 'size'): pos_int(n)
-    if isinstance(c.epochs, bool) or not isinstance(c.epochs, (int, float)) or not 0 < c.epochs < math.inf: bad('epochs', 'a number > 0')
+    "Raise `EvaError` for the first invalid setting of `c` (each with `check`); return `c`, its numbers normalised."
+    for n in ('bs', 'size'): check(n, getattr(c, n), gt=0, whole=True)
+    for n in ('subset', 'test_subset'):
+        if getattr(c, n) is not None: check(n, getattr(c, n), gt=0, whole=True)
+    check('epochs', c.epochs, gt=0)
     if float(c.epochs).is_integer(): c.epochs = int(c.epochs)
     if c.tta in (True, False): c.tta = int(c.tta)   # configs saved before TTA had levels
-    if c.tta not in (0, 1, 2): bad('tta', '0 (none), 1 (mirror) or 2 (mirror and translations)')
-    for n in ('subset', 'test_subset'):
-        if getattr(c, n) is not None: pos_int(n)
-    if c.arch not in archs: bad('arch', f"one of {', '.join(archs)}")
-    if c.aug not in aug_presets: bad('aug', f"one of {', '.join(aug_presets)}")
-    if c.schedule not in schedules: bad('schedule', f"one of {', '.join(schedules)}")
-    if c.precision not in _precisions: bad('precision', f"one of {', '.join(_precisions)}")
-    if c.aug_on not in aug_ons: bad('aug_on', f"one of {', '.join(aug_ons)}")
-    if c.suggestion not in lr_suggest_funcs: bad('suggestion', f"one of {', '.join(lr_suggest_funcs)}")
-    if isinstance(c.lr_max, str):
-        if c.lr_max != 'find':
-            try: c.lr_max = float(c.lr_max)
-            except ValueError: bad('lr_max', "a number > 0 or 'find'")
-    if not isinstance(c.lr_max, str) and not (c.lr_max > 0 and math.isfinite(c.lr_max)): bad('lr_max', "a number > 0 or 'find'")
-    if c.decoupled and c.lr_max == 'find': bad('lr_max', "a number per 1024 examples with decoupled (the LR finder's suggestions are torch's LRs)")
-    if not c.bn_bias_lr > 0: bad('bn_bias_lr', 'a number > 0')
-    if not c.whiten_bias_epochs >= 0: bad('whiten_bias_epochs', 'a number >= 0')
-    if not 0 < c.pct_start < 1: bad('pct_start', 'between 0 and 1 (exclusive)')
-    for n in ('div', 'div_final'):
-        if not getattr(c, n) >= 1: bad(n, 'a number >= 1')
-    if not 0 <= c.wd < 1: bad('wd', 'between 0 and 1')
-    if not 0 <= c.momentum < 1: bad('momentum', 'between 0 and 1')
-    if not 0 <= c.label_smoothing < 1: bad('label_smoothing', 'between 0 and 1')
-    if not 0 <= c.ema < 1: bad('ema', 'between 0 and 1 (e.g. 0.99; 0 turns the average off)')
-    if c.num_workers is not None and c.num_workers < 0: bad('num_workers', 'a whole number >= 0')
+    check('tta', c.tta, one_of=tta_names, hint=' (0 none, 1 mirror, 2 mirror and translations)')
+    for n, choices in (('arch', archs), ('aug', aug_presets), ('schedule', schedules), ('precision', precisions),
+                       ('aug_on', aug_ons), ('suggestion', lr_suggest_funcs)): check(n, getattr(c, n), one_of=choices)
+    if isinstance(c.lr_max, str) and c.lr_max != 'find':   # numbers from the command line arrive as text
+        try: c.lr_max = float(c.lr_max)
+        except ValueError: pass
+    if c.lr_max != 'find': check('lr_max', c.lr_max, gt=0, hint=" or 'find'")
+    elif c.decoupled: check('lr_max', c.lr_max, gt=0, hint=" per 1024 examples with decoupled (the LR finder's suggestions are torch's LRs)")
+    check('bn_bias_lr', c.bn_bias_lr, gt=0); check('whiten_bias_epochs', c.whiten_bias_epochs, ge=0)
+    check('pct_start', c.pct_start, gt=0, lt=1); check('div', c.div, ge=1); check('div_final', c.div_final, ge=1)
+    for n in ('wd', 'momentum', 'label_smoothing'): check(n, getattr(c, n), ge=0, lt=1)
+    check('ema', c.ema, ge=0, lt=1, hint=' (e.g. 0.99; 0 turns the average off)')
+    if c.num_workers is not None: check('num_workers', c.num_workers, ge=0, whole=True)
     return c
 
 # %% ../nbs/05_recipe.ipynb #0ac58f8b
@@ -133,9 +118,7 @@ def save_config(c: RecipeConfig, path):
     if path.suffix in ('.yaml', '.yml'):
         import yaml; text = yaml.safe_dump(d, sort_keys=False)
     else: text = json.dumps(d, indent=2)
-    tmp = path.with_name(f'.{path.name}.tmp{os.getpid()}')
-    tmp.write_text(text); os.replace(tmp, path)
-    return path
+    return atomic_write(path, text)
 
 def config_dict(path) -> dict:
     "The settings in a JSON/YAML config file, checked for unknown keys."
@@ -179,10 +162,8 @@ def prepare_out(c: RecipeConfig, resume=False, overwrite=False) -> Path:
 
 # %% ../nbs/05_recipe.ipynb #96374273
 def atomic_torch_save(obj, path):
-    "`torch.save` to a temporary file, then rename: a kill mid-write never leaves a corrupt file."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.tmp{os.getpid()}')
-    torch.save(obj, tmp); os.replace(tmp, path)
+    "`torch.save` through `atomic_path`: a kill mid-write never leaves a corrupt file."
+    with atomic_path(path) as tmp: torch.save(obj, tmp)
 
 class AtomicSaveModel(SaveModelCallback):
     "fastai's `SaveModelCallback` (best by `monitor`), saved atomically, leaving the final weights in place at the end."
@@ -270,7 +251,7 @@ def _truncate_history(path, n_epochs):
     "Keep the header and the first `n_epochs` rows of a history CSV (an epoch logged after the last checkpoint is redone)."
     if not path.exists(): return
     lines = path.read_text().splitlines(keepends=True)[:n_epochs + 1]
-    tmp = path.with_name(f'.{path.name}.tmp{os.getpid()}'); tmp.write_text(''.join(lines)); os.replace(tmp, path)
+    atomic_write(path, ''.join(lines))
 
 class Throughput(Callback):
     "Training images per second, training phase only (data loading included): `learn.throughput.img_per_s`."
@@ -318,12 +299,6 @@ class StopOnNaN(TerminateOnNaNCallback):
         self.fired = True
         raise CancelFitException    # before the Recorder logs the loss
 
-class TrainingError(Exception):
-    "Training itself failed (e.g. the loss diverged); the CLI exits with status 1."
-
-class RunInterrupted(Exception):
-    "The run was interrupted (Ctrl-C); its last completed epoch is saved for `--resume`."
-
 def _log(msg, quiet=False):
     if not quiet: print(msg, flush=True)
 
@@ -333,10 +308,6 @@ def _versions():
             'albumentations': albumentations.__version__}
 
 # %% ../nbs/05_recipe.ipynb #81d694c8
-def _write_json(path, d):
-    tmp = Path(path).with_name(f'.{Path(path).name}.tmp{os.getpid()}')
-    tmp.write_text(json.dumps(d, indent=2, default=str)); os.replace(tmp, path)
-
 def aug_mode(c: RecipeConfig) -> str:
     "Where config `c` augments: 'items', 'batch' or 'split' (`aug_on_mode` of its `aug_on`)."
     return aug_on_mode(c.aug_on)
@@ -469,10 +440,10 @@ def run(config: RecipeConfig, resume=False, overwrite=False, show=False, quiet=F
                'versions': _versions(), 'preset': c.preset, 'history': [dict(zip(['epoch', *rec.metric_names[1:-1]], [i, *map(float, v)])) for i, v in enumerate(rec.values)]}
     if not rank0: return results
     with solo():
-        learn.export(f'.model.tmp{os.getpid()}.pkl'); os.replace(out/f'.model.tmp{os.getpid()}.pkl', out/'model.pkl')
+        with atomic_path(out/'model.pkl') as tmp: learn.export(tmp)
         save_model(learn, out, preset=c.preset)   # model.safetensors + model.json: opened without unpickling
         results['plots'] = [p.name for p in save_figures(recipe_figures(learn), out)]
-        _write_json(out/'results.json', results)
+        atomic_write(out/'results.json', json.dumps(results, indent=2, default=str))
         write_report(c, results, out)
     _log(f"{accuracy_text(results)}, test loss {results['test_loss']:.4f}; {results['train_img_per_s']:.0f} img/s; "
          f"run folder {out}", quiet)

@@ -3,23 +3,9 @@ import json, os, re, signal, subprocess, sys, time
 from pathlib import Path
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-EXE = str(Path(sys.executable).parent/'eva-fastai')
-
-def data_path():
-    from eva_fastai.data import test_data_path
-    return str(test_data_path())
+from conftest import ROOT, EXE, data_path, cli, one_line_error
 
 SMALL = ['--subset', '500', '--test-subset', '200', '--bs', '50', '--no-lr-find', '--no-tta']
-
-def cli(*args, timeout=900):
-    return subprocess.run([EXE, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-
-def one_line_error(r, code=2):
-    assert r.returncode == code, (r.returncode, r.stdout[-2000:], r.stderr[-4000:])
-    lines = [l for l in r.stderr.splitlines() if l.strip()]
-    assert len(lines) == 1 and 'Traceback' not in r.stderr, r.stderr
-    return lines[0]
 
 def test_help():
     r = cli('--help')
@@ -33,7 +19,7 @@ def test_help():
     (['train', '--data', '/no/such/cifar.tgz'], 'no such file or folder'),
     (['train', '--epochs', '0'], 'epochs=0'),
     (['train', '--arch', 'vgg'], "arch='vgg'"),
-    (['train', '--preset', 'nope'], "unknown preset 'nope'"),
+    (['train', '--preset', 'nope'], "preset='nope' is invalid"),
     (['train', '--bs', 'many'], "invalid int value"),
     (['evaluate', 'no-model.pkl'], 'not found'),
 ])

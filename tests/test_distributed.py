@@ -4,9 +4,7 @@ from pathlib import Path
 
 EXE = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc-per-node', '2', '-m', 'eva_fastai.cli']
 
-def data_path():
-    from eva_fastai.data import test_data_path
-    return str(test_data_path())
+from conftest import data_path
 
 def torchrun(*args, cwd, timeout=900):
     # one torch thread per process: two processes share this machine's 2 cores; no GPU, so gloo

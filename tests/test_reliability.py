@@ -8,31 +8,14 @@ from pathlib import Path
 import numpy as np, pytest
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-EXE = str(Path(sys.executable).parent/'eva-fastai')
-NO_DATA = '/no/such/path'
+from conftest import ROOT, EXE, data_path, cli, one_line_error
 
-def data_path():
-    from eva_fastai.data import test_data_path
-    return str(test_data_path())
+NO_DATA = '/no/such/path'
 
 # every training here is tiny: CIFAR-10 subsets, or the whole 2-class folder (16 train images, so a batch of 4)
 TINY = ['--subset', '200', '--test-subset', '100', '--bs', '50', '--epochs', '1', '--no-lr-find', '--no-tta',
         '--arch', 'resnet9', '--precision', 'fp32']
 FOLDER = [*TINY[:4], '--bs', '4', *TINY[6:]]
-
-def cli(*args, timeout=900, env=None):
-    return subprocess.run([EXE, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-                          env={**os.environ, **(env or {})})
-
-def one_line_error(r, code=2):
-    "The single stderr line of a failed command (exit `code`, no traceback)."
-    assert r.returncode == code, (r.returncode, r.stdout[-2000:], r.stderr[-4000:])
-    lines = [l for l in r.stderr.splitlines() if l.strip()]
-    assert len(lines) == 1 and 'Traceback' not in r.stderr, r.stderr
-    assert lines[0].startswith('eva-fastai: '), lines[0]
-    print(f'exit {r.returncode}: {lines[0]}')   # shown with `pytest -rP`
-    return lines[0]
 
 def user_error(r, *must):
     "A user error: exit 2, one line saying what was wrong and (after ';') what to do, containing each of `must`."
