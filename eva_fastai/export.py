@@ -130,8 +130,9 @@ def export_onnx(model, path, size:int|None=None, channels:int|None=None) -> Path
     path = Path(path)
     x = torch.zeros(2, channels, size, size)
     try:
-        _replace_into(path, lambda p: torch.onnx.export(net, (x,), str(p), input_names=['image'], output_names=['logits'],
-                                                          dynamic_axes={'image': {0: 'n'}, 'logits': {0: 'n'}}, dynamo=False))
+        with atomic_path(path) as tmp:
+            torch.onnx.export(net, (x,), str(tmp), input_names=['image'], output_names=['logits'],
+                              dynamic_axes={'image': {0: 'n'}, 'logits': {0: 'n'}}, dynamo=False)
     except ModuleNotFoundError as e:
         raise EvaError(f"ONNX export needs the onnx package ({e.name} is missing); pip install 'eva_fastai[onnx]'") from None
     return path
