@@ -440,7 +440,7 @@ def run(config: RecipeConfig, resume=False, overwrite=False, show=False, quiet=F
                'versions': _versions(), 'preset': c.preset, 'history': [dict(zip(['epoch', *rec.metric_names[1:-1]], [i, *map(float, v)])) for i, v in enumerate(rec.values)]}
     if not rank0: return results
     with solo():
-        with atomic_path(out/'model.pkl') as tmp: learn.export(tmp)
+        with atomic_path(out/'model.pkl') as tmp: learn.export(tmp.absolute())   # export() is relative to learn.path
         save_model(learn, out, preset=c.preset)   # model.safetensors + model.json: opened without unpickling
         results['plots'] = [p.name for p in save_figures(recipe_figures(learn), out)]
         atomic_write(out/'results.json', json.dumps(results, indent=2, default=str))

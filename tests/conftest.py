@@ -21,6 +21,6 @@ def one_line_error(r, code=2):
     assert r.returncode == code, (r.returncode, r.stdout[-2000:], r.stderr[-4000:])
     lines = [l for l in r.stderr.splitlines() if l.strip()]
     assert len(lines) == 1 and 'Traceback' not in r.stderr, r.stderr
-    assert lines[0].startswith('eva-fastai: '), lines[0]
+    assert lines[0].startswith('eva-fastai'), lines[0]   # ours: 'eva-fastai: ...'; argparse's: 'eva-fastai train: ...'
     print(f'exit {r.returncode}: {lines[0]}')   # shown with `pytest -rP`
     return lines[0]
