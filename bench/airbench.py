@@ -29,7 +29,8 @@ from fastai.basics import Callback, CancelFitException, CancelValidException, se
 from eva_fastai.testing import test_data_path
 from eva_fastai.data import cifar_root, cifar_items, decode_cached, dataset_stats
 from eva_fastai.learner import resolve_precision, fit_schedule
-from eva_fastai.recipe import preset_config, build, train_cbs, evaluate
+from eva_fastai.recipe import preset_config, build, train_cbs
+from eva_fastai.learner import evaluate
 
 # ------------------------------------------------------------------------------------------ the reference
 HYP = dict(bs=1024, epochs=9.9, lr=11.5, wd=0.0153, mom=0.85, bias_lr=64., smoothing=0.2, whiten_bias_epochs=3,

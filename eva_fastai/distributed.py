@@ -25,10 +25,12 @@ def is_distributed() -> bool:
     "Is this process one of several (`WORLD_SIZE` > 1)?"
     return num_distrib() > 1
 
+# %% ../nbs/03a_distributed.ipynb #efc5e074
 def is_rank0() -> bool:
     "Is this the process that writes files and prints (rank 0, or the only process)?"
     return rank_distrib() == 0
 
+# %% ../nbs/03a_distributed.ipynb #213526b2
 def init_distributed():
     "Start the process group of a `torchrun`/`accelerate launch` run (a no-op for a single process); return Accelerate's `PartialState`."
     if not is_distributed(): return None
@@ -38,10 +40,12 @@ def init_distributed():
     atexit.unregister(shutdown_distributed); atexit.register(shutdown_distributed)   # once, however often we are called
     return state
 
+# %% ../nbs/03a_distributed.ipynb #f2f23785
 def shutdown_distributed():
     "Leave the process group (a no-op when none is started): call it, or let `init_distributed`'s exit hook, before the process ends."
     if dist.is_available() and dist.is_initialized(): dist.destroy_process_group()
 
+# %% ../nbs/03a_distributed.ipynb #c2744c47
 def _in_group() -> bool:
     "Is this process one of several, with the process group started?"
     return is_distributed() and dist.is_initialized()
@@ -50,6 +54,7 @@ def barrier():
     "Wait for every process (a no-op for a single process)."
     if _in_group(): dist.barrier()
 
+# %% ../nbs/03a_distributed.ipynb #dde37d8b
 def broadcast_object(obj, src:int=0):
     "`obj` of process `src`, in every process (any picklable object; a no-op for a single process)."
     if not _in_group(): return obj
@@ -65,6 +70,7 @@ def all_gather_object(obj) -> list:
     dist.all_gather_object(res, obj)
     return res
 
+# %% ../nbs/03a_distributed.ipynb #d1351158
 def all_agree(flag) -> bool:
     "Whether `flag` is true in every process, in every process: one tiny all-reduce, e.g. to stop all of them together."
     if not _in_group(): return bool(flag)

@@ -42,6 +42,7 @@ def model_spec(learn:Learner, preset:str|None=None) -> dict:
             'label_smoothing': float(getattr(learn.loss_func, 'eps', 0.)),
             'preset': preset, 'versions': _versions()}
 
+# %% ../nbs/03b_export.ipynb #a3b3326f
 def save_model(learn:Learner, out, preset:str|None=None) -> Path:
     "Write `model.safetensors` (the weights) and `model.json` (how to use them) for `learn` into folder `out`; return the JSON's path."
     from safetensors.torch import save_file
@@ -94,6 +95,7 @@ class SafeModel:
         return self.classes[i], i, p
     def __repr__(self): return f"SafeModel({self.spec['arch']}, {len(self.classes)} classes, {self.size}px)"
 
+# %% ../nbs/03b_export.ipynb #565187fd
 def _spec_path(path) -> Path:
     p = Path(path)
     if p.is_dir(): p = p/'model.json'

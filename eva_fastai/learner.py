@@ -9,7 +9,8 @@ Docs: https://eva-fastai.github.io/eva_fastai/learner.html.md"""
 # %% ../nbs/03_learner.ipynb #69f7b222
 from __future__ import annotations
 from .core import EvaError, check   # first: the warnings policy is set before fastai loads
-import math, random, warnings
+import math, random, signal, threading, time, warnings
+from contextlib import contextmanager
 from copy import deepcopy
 from functools import partial
 import numpy as np, torch
@@ -19,18 +20,21 @@ from fastai.callback.schedule import (ParamScheduler, SchedLin, combine_scheds, 
                                       valley, slide, minimum, steep)
 from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.channelslast import ChannelsLast
+from fastai.callback.tracker import TerminateOnNaNCallback
 from fastai.metrics import accuracy
 from fastai.losses import CrossEntropyLossFlat, LabelSmoothingCrossEntropyFlat
+from .augment import tta_views
 from .models import create_model
 import fastai.callback.progress, fastai.callback.hook  # Learner.no_bar, Learner.summary
 
 # %% auto #0
-__all__ = ['precisions', 'schedules', 'lr_suggest_funcs', 'BF16Autocast', 'ChannelsLastBatch', 'cpu_bf16_native',
-           'resolve_precision', 'precision_cbs', 'ResumeAt', 'run_epoch', 'TransformEpoch', 'TrainFor', 'sgd_nesterov',
-           'bn_bias_splitter', 'decoupled_sgd', 'init_images', 'cifar_learner', 'torch_one_cycle_lr',
-           'sched_torch_one_cycle', 'sched_stepped', 'sched_eva_linear', 'seed_per_epoch', 'lr_schedule',
-           'mom_schedule', 'fit_schedule', 'WeightEMA', 'Lookahead', 'edge', 'lr_suggestions', 'pick_suggestion',
-           'find_lr', 'lr_range_test_acc']
+__all__ = ['precisions', 'schedules', 'recorder_attrs', 'lr_suggest_funcs', 'BF16Autocast', 'ChannelsLastBatch',
+           'cpu_bf16_native', 'resolve_precision', 'precision_cbs', 'ResumeAt', 'epoch_in_run', 'run_epoch',
+           'TransformEpoch', 'TrainFor', 'sgd_nesterov', 'bn_bias_splitter', 'decoupled_sgd', 'init_images',
+           'cifar_learner', 'torch_one_cycle_lr', 'sched_torch_one_cycle', 'sched_stepped', 'sched_eva_linear',
+           'triangular_lr', 'seed_per_epoch', 'lr_schedule', 'mom_schedule', 'schedule_cbs', 'fit_schedule',
+           'WeightEMA', 'Lookahead', 'track_train_metrics', 'keep_record', 'Throughput', 'StopOnNaN',
+           'InterruptAtBatch', 'evaluate', 'edge', 'lr_suggestions', 'pick_suggestion', 'find_lr', 'lr_range_test_acc']
 
 # %% ../nbs/03_learner.ipynb #5596a213
 class BF16Autocast(Callback):
@@ -86,7 +90,7 @@ def precision_cbs(precision:str='auto', device=None) -> list:
     if dt == 'cuda': return [MixedPrecision(p)]
     return [BF16Autocast(torch.bfloat16)]
 
-# %% ../nbs/03_learner.ipynb #6387e433
+# %% ../nbs/03_learner.ipynb #2876e3b1
 class ResumeAt(Callback):
     "Fit the rest of an `n_epoch` run (whole or fractional) after `start_epoch` finished epochs, at the whole run's schedule position; a fractional last epoch stops training when the run's position reaches 1."
     order, run_valid = -5, False    # right after fastai's TrainEvalCallback (-10) has set `pct_train`
@@ -99,17 +103,23 @@ class ResumeAt(Callback):
     def after_train(self):   # before the Recorder's: a shortened epoch still logs its training loss and metrics
         if self.pct_train >= 1 - 1e-9 and hasattr(self.learn, 'recorder'): self.learn.recorder.cancel_train = False
 
-def run_epoch(learn) -> int:
+# %% ../nbs/03_learner.ipynb #4d0081a0
+def epoch_in_run(learn) -> int:
     "The epoch of the whole run that `learn` is in: a resumed fit (`ResumeAt`) counts from where it started."
     return learn.epoch + next((cb.start_epoch for cb in learn.cbs if isinstance(cb, ResumeAt)), 0)
 
+def run_epoch(learn) -> int:
+    "Deprecated name of `epoch_in_run`, kept for one release."
+    warnings.warn("eva_fastai.learner.run_epoch is deprecated; use epoch_in_run", DeprecationWarning, stacklevel=2)
+    return epoch_in_run(learn)
+
 # %% ../nbs/03_learner.ipynb #771f4a7e
 class TransformEpoch(Callback):
-    "Before each training epoch, set `epoch` (the run's: `run_epoch`) on the training batch transforms that have one, such as `AlternatingFlip`."
+    "Before each training epoch, set `epoch` (the run's: `epoch_in_run`) on the training batch transforms that have one, such as `AlternatingFlip`."
     order, run_valid = -4, False
     def before_train(self):
         for t in getattr(self.dls.train, 'dl', self.dls.train).after_batch.fs:
-            if hasattr(t, 'epoch'): t.epoch = run_epoch(self.learn)
+            if hasattr(t, 'epoch'): t.epoch = epoch_in_run(self.learn)
 
 class TrainFor(Callback):
     "Train the parameters `names` (`model.get_parameter` names) for the first `n_epoch` epochs of the run only; frozen after that."
@@ -120,10 +130,10 @@ class TrainFor(Callback):
         for n in self.names:
             p = m.get_parameter(n).requires_grad_(train)
             if not train: p.grad = None   # so no optimizer steps it (fastai's zero their grads, not drop them)
-    def before_train(self): self._set(run_epoch(self.learn) < self.n_epoch)
+    def before_train(self): self._set(epoch_in_run(self.learn) < self.n_epoch)
     def after_fit(self): self._set(True)   # as built again: an optimizer made later (`learn.export`, a resume) has the same groups
 
-# %% ../nbs/03_learner.ipynb #31f1741f
+# %% ../nbs/03_learner.ipynb #b2aa5d3b
 def sgd_nesterov(params, lr, mom:float=0.9, wd=1e-4, nesterov:bool=True) -> OptimWrapper:
     "`torch.optim.SGD` with (Nesterov) momentum and L2 weight decay, wrapped for fastai; `lr` and `wd` may give one value per parameter group."
     opt = OptimWrapper(params, torch.optim.SGD, lr=float(np.max(lr)), momentum=mom, weight_decay=float(np.max(wd)),
@@ -131,18 +141,21 @@ def sgd_nesterov(params, lr, mom:float=0.9, wd=1e-4, nesterov:bool=True) -> Opti
     opt.set_hypers(lr=lr, wd=wd)
     return opt
 
+# %% ../nbs/03_learner.ipynb #48a97e6f
 def bn_bias_splitter(model:nn.Module) -> list:
     "fastai parameter groups `[trainable BatchNorm biases, every other trainable parameter]`, for a higher LR on the BatchNorm biases."
     bn = [m.bias for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.bias is not None]
     ids = {id(p) for p in bn}
     return [[p for p in bn if p.requires_grad], [p for p in model.parameters() if p.requires_grad and id(p) not in ids]]
 
+# %% ../nbs/03_learner.ipynb #76d12470
 def decoupled_sgd(lr:float, wd:float, mom:float, bs:int, lr_mults=(1.,)) -> tuple:
     "torch SGD's per-group `(lrs, wds)` for airbench's decoupled `lr` and `wd` (per 1024 examples, step size independent of `mom`), at batch size `bs`, with group LR multipliers `lr_mults`."
     scale = bs / (1024 * (1 + 1 / (1 - mom)))   # airbench's kilostep scale, for a mean (not summed) loss
     lrs = np.array([lr * scale * m for m in lr_mults])
     return lrs, wd * scale / lrs                 # torch multiplies weight_decay by the LR: the decay stays wd * scale
 
+# %% ../nbs/03_learner.ipynb #4d111e15
 def init_images(dls:DataLoaders, n:int=5000, seed:int=0) -> Tensor:
     "`n` training images (a seeded random choice) as the validation pipeline serves them: decoded and normalised, not augmented."
     items = dls.train_ds.items
@@ -150,6 +163,7 @@ def init_images(dls:DataLoaders, n:int=5000, seed:int=0) -> Tensor:
     dl = dls.test_dl([items[i] for i in sorted(idx)], bs=512)
     return torch.cat([b[0].as_subclass(Tensor) for b in dl])
 
+# %% ../nbs/03_learner.ipynb #67120390
 def cifar_learner(dls:DataLoaders, arch='custom_resnet', lr:float=0.03, wd:float=1e-4, mom:float=0.9,
                   nesterov:bool=True, label_smoothing:float=0., precision:str='fp32', channels_last:bool=True,
                   cbs=None, n_in:int=3, bn_bias_lr:float=1., decoupled:bool=False, bs:int|None=None,
@@ -177,7 +191,7 @@ def cifar_learner(dls:DataLoaders, arch='custom_resnet', lr:float=0.03, wd:float
     learn.arch = str(arch).strip().lower().replace('-', '_') if isinstance(arch, str) else None   # for model.json
     return learn
 
-# %% ../nbs/03_learner.ipynb #29c70887
+# %% ../nbs/03_learner.ipynb #55c9ed84
 def _anneal(start, end, pct, kind='cos'):
     if kind == 'cos': return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
     return (end - start) * pct + start
@@ -194,6 +208,7 @@ def torch_one_cycle_lr(step:int, total_steps:int, max_lr, pct_start:float=0.3, d
             return _anneal(lo, hi, pct, anneal_strategy)
         start_step = end_step
 
+# %% ../nbs/03_learner.ipynb #467cfa0f
 def _step_of(pos, n_steps): return min(int(pos * n_steps + 1e-6), n_steps - 1)
 
 def sched_torch_one_cycle(n_steps:int, lr_max, pct_start:float=0.2, div:float=25., div_final:float=2.5e5,
@@ -203,6 +218,7 @@ def sched_torch_one_cycle(n_steps:int, lr_max, pct_start:float=0.2, div:float=25
                                                div_final / div, anneal)
     return _inner
 
+# %% ../nbs/03_learner.ipynb #0962547d
 def sched_stepped(f, n_steps:int):
     "Hold fastai schedule `f` constant over each of `n_steps` equal parts of training (its value at the part's start)."
     def _inner(pos): return f(_step_of(pos, n_steps) / n_steps)
@@ -214,13 +230,23 @@ def sched_eva_linear(n_epoch:float, lr_max, peak_epoch:float=5, div:float=25., d
     p = peak_epoch / n_epoch
     return combine_scheds([p, 1 - p], [SchedLin(lr_max / div, lr_max), SchedLin(lr_max, lr_max / (div_final or div))])
 
-# %% ../nbs/03_learner.ipynb #be2c38e6
+# %% ../nbs/03_learner.ipynb #b34c3ff5
+def triangular_lr(base_lr:float=1e-3, max_lr:float=0.03, step_size:int=1500, iterations:int=10_000) -> np.ndarray:
+    "Smith's cyclical LR, 'triangular' policy: the LR of each of `iterations` iterations, cycling `base_lr`↔`max_lr` every `2*step_size`."
+    check('step_size', step_size, gt=0); check('iterations', iterations, ge=0)
+    t = np.arange(int(iterations), dtype=float)
+    cycle = np.floor(1 + t / (2 * step_size))
+    x = np.abs(t / step_size - 2 * cycle + 1)
+    return base_lr + (max_lr - base_lr) * np.maximum(0., 1 - x)
+
+# %% ../nbs/03_learner.ipynb #33cbbf5b
 schedules = ('one_cycle', 'seed', 'linear', 'linear_zero')
 
 def seed_per_epoch(schedule:str, n_epoch:float, pct_start:float=0.2) -> bool:
     "Whether `schedule` steps once per epoch by default: the seed's does, unless its warm-up (`pct_start * n_epoch` epochs) would be shorter than one epoch."
     return schedule == 'seed' and pct_start * n_epoch >= 1
 
+# %% ../nbs/03_learner.ipynb #c44e72a5
 def lr_schedule(schedule:str, n_epoch:float, lr_max, n_iter:int=1, pct_start:float=0.2, div:float=25.,
                 div_final:float=2.5e5, peak_epoch:float|None=None, step_per_epoch:bool|None=None):
     "LR as a fastai schedule function of the training progress `pos` in [0, 1); `n_iter` batches per epoch."
@@ -238,6 +264,7 @@ def lr_schedule(schedule:str, n_epoch:float, lr_max, n_iter:int=1, pct_start:flo
         f = sched_eva_linear(n_epoch, lr_max, peak_epoch, div, div_final if schedule == 'linear_zero' else None)
     return sched_stepped(f, n_epoch) if step_per_epoch else f
 
+# %% ../nbs/03_learner.ipynb #d823ca38
 def mom_schedule(schedule:str, n_epoch:int, moms=(0.9, 0.9, 0.9), pct_start:float=0.2,
                  peak_epoch:float|None=None, step_per_epoch:bool|None=None):
     "Momentum `moms=(start, peak, end)` over the same two phases as `lr_schedule` (constant when all three are equal)."
@@ -248,25 +275,34 @@ def mom_schedule(schedule:str, n_epoch:int, moms=(0.9, 0.9, 0.9), pct_start:floa
     else: f = combined_cos(pct_start, *moms)
     return sched_stepped(f, n_epoch) if step_per_epoch else f
 
+# %% ../nbs/03_learner.ipynb #74450fdd
 def _lr_array(learn, lr_max):
     "Set `lr_max` (float or slice) on the optimizer and read it back as an array, one value per parameter group."
     if learn.opt is None: learn.create_opt()
     learn.opt.set_hyper('lr', learn.lr if lr_max is None else lr_max)
     return np.array([h['lr'] for h in learn.opt.hypers])
 
-def fit_schedule(learn:Learner, n_epoch:float, lr_max=None, schedule:str='one_cycle', pct_start:float=0.2,
+def schedule_cbs(learn:Learner, n_epoch:float, lr_max=None, schedule:str='one_cycle', pct_start:float=0.2,
                  div:float=25., div_final:float=2.5e5, peak_epoch:float|None=None, step_per_epoch:bool|None=None,
-                 moms=None, wd=None, cbs=None, reset_opt:bool=False, start_epoch:int=0):
-    "Fit `learn` for `n_epoch` under `schedule` ('one_cycle', 'seed', 'linear' or 'linear_zero'); see the table above."
+                 moms=None, start_epoch:int=0) -> list:
+    "The callbacks that drive `schedule`: fastai's `ParamScheduler` (LR and momentum), then `ResumeAt` when the fit starts after `start_epoch` finished epochs or ends mid-epoch."
     kw = dict(pct_start=pct_start, peak_epoch=peak_epoch, step_per_epoch=step_per_epoch)
-    lr_schedule(schedule, n_epoch, 1., div=div, div_final=div_final, **kw)  # bad settings fail before anything changes
-    if reset_opt: learn.create_opt()
     lr_max = _lr_array(learn, lr_max)
     scheds = {'lr': lr_schedule(schedule, n_epoch, lr_max, len(learn.dls.train), div=div, div_final=div_final, **kw),
               'mom': mom_schedule(schedule, n_epoch, learn.moms if moms is None else moms, **kw)}
     partial_epoch = n_epoch != int(n_epoch)   # e.g. airbench's 9.9 epochs: ResumeAt ends the run mid-epoch
-    resume = [ResumeAt(start_epoch, n_epoch)] if start_epoch or partial_epoch else []
-    learn.fit(math.ceil(n_epoch) - start_epoch, cbs=ParamScheduler(scheds) + L(resume) + L(cbs), reset_opt=False, wd=wd)
+    return [ParamScheduler(scheds)] + ([ResumeAt(start_epoch, n_epoch)] if start_epoch or partial_epoch else [])
+
+# %% ../nbs/03_learner.ipynb #30aa0a40
+def fit_schedule(learn:Learner, n_epoch:float, lr_max=None, schedule:str='one_cycle', pct_start:float=0.2,
+                 div:float=25., div_final:float=2.5e5, peak_epoch:float|None=None, step_per_epoch:bool|None=None,
+                 moms=None, wd=None, cbs=None, reset_opt:bool=False, start_epoch:int=0):
+    "Fit `learn` for `n_epoch` under `schedule` ('one_cycle', 'seed', 'linear' or 'linear_zero'); see the table above."
+    kw = dict(pct_start=pct_start, div=div, div_final=div_final, peak_epoch=peak_epoch, step_per_epoch=step_per_epoch)
+    lr_schedule(schedule, n_epoch, 1., **kw)  # bad settings fail before anything changes
+    if reset_opt: learn.create_opt()
+    sched = schedule_cbs(learn, n_epoch, lr_max, schedule, moms=moms, start_epoch=start_epoch, **kw)
+    learn.fit(math.ceil(n_epoch) - start_epoch, cbs=sched + L(cbs), reset_opt=False, wd=wd)
 
 @patch
 def fit_eva_one_cycle(self:Learner, n_epoch:int, lr_max=None, peak_epoch:float=5, div:float=25., moms=None,
@@ -306,7 +342,6 @@ class WeightEMA(Callback):
         "The average's state, for `WeightEMA(state=...)` in a resumed fit."
         return self.ema.state_dict()
 
-
 # %% ../nbs/03_learner.ipynb #a898ca99
 class Lookahead(Callback):
     "Every `every` steps, pull the weights and BatchNorm statistics toward their EMA (decay `base**every * pct_train**power`) and copy it into the model; the run's last step leaves the EMA in the model: airbench's lookahead."
@@ -332,6 +367,83 @@ class Lookahead(Callback):
     def state_dict(self) -> dict:
         "The EMA and the step count, for `Lookahead(state=...)` in a resumed fit."
         return {'ema': self.ema, 'step': self.step}
+
+# %% ../nbs/03_learner.ipynb #8ede30f4
+def track_train_metrics(learn:Learner) -> Learner:
+    "Make `learn`'s `Recorder` also measure its metrics on the training batches (e.g. `train_accuracy`), at no extra pass."
+    learn.recorder.train_metrics = True
+    return learn
+
+# %% ../nbs/03_learner.ipynb #a5a2bf8e
+recorder_attrs = ('values', 'lrs', 'losses', 'iters')   # the Recorder's record of a fit
+
+@contextmanager
+def keep_record(learn):
+    "Keep the recorder's record of the fit (`recorder_attrs`; fastai's `get_preds` empties the per-iteration lists) through the block."
+    rec = learn.recorder
+    saved = {k: list(getattr(rec, k)) for k in recorder_attrs}
+    try: yield rec
+    finally:
+        for k, v in saved.items(): setattr(rec, k, v)
+
+# %% ../nbs/03_learner.ipynb #1a15d9b0
+class Throughput(Callback):
+    "Training images per second, training phase only (data loading included): `img_per_s` after a fit, `n` images in `secs`."
+    order = 60
+    def before_fit(self): self.n, self.secs = 0, 0.
+    def before_train(self): self.t0 = time.perf_counter()
+    def after_batch(self):
+        if self.training: self.n += find_bs(self.yb)
+    def after_train(self): self.secs += time.perf_counter() - self.t0
+    @property
+    def img_per_s(self): return self.n / self.secs if self.secs else float('nan')
+
+# %% ../nbs/03_learner.ipynb #c5ecfd10
+class StopOnNaN(TerminateOnNaNCallback):
+    "fastai's `TerminateOnNaNCallback` that remembers it `fired`; `agree(ok)` turns this process's verdict into all processes' (default: its own)."
+    def __init__(self, agree=bool): self.agree = agree
+    def before_fit(self): self.fired = False
+    def after_batch(self):
+        if self.agree(torch.isfinite(self.loss).all()): return
+        self.fired = True
+        raise CancelFitException    # before the Recorder logs the loss
+
+# %% ../nbs/03_learner.ipynb #cff551a0
+class InterruptAtBatch(Callback):
+    "Turn Ctrl-C (SIGINT) during a fit into a `KeyboardInterrupt` at the next batch boundary, where no library code can swallow it; a second Ctrl-C interrupts at once."
+    order = -20
+    def before_fit(self):
+        self.hit, self.old = False, None
+        if threading.current_thread() is threading.main_thread():   # only the main thread may set a handler
+            self.old = signal.signal(signal.SIGINT, self._on_sigint)
+    def _on_sigint(self, signum, frame):
+        if self.hit: raise KeyboardInterrupt
+        self.hit = True
+    def _check(self):
+        if self.hit: raise KeyboardInterrupt
+    def before_batch(self): self._check()
+    def after_batch(self): self._check()
+    def after_fit(self): self.restore()
+    def restore(self):
+        "Give SIGINT its previous handler back."
+        if getattr(self, 'old', None) is not None: signal.signal(signal.SIGINT, self.old); self.old = None
+
+# %% ../nbs/03_learner.ipynb #c3850b34
+class _ViewBatch(Callback):
+    "Replace each input batch by `view(x)`, for test-time augmentation."
+    order = 1
+    def __init__(self, view): self.view = view
+    def before_batch(self): self.learn.xb = (self.view(self.xb[0]),)
+
+def evaluate(learn, dl=None, tta:int=1) -> dict:
+    "Test loss and accuracy of `learn` on `dl` (default: the validation = test set), and with TTA level `tta` (`tta_views`: 0 none, 1 mirror, 2 mirror and translations)."
+    dl, tta = dl or learn.dls.valid, int(tta)
+    preds, targs, losses = learn.get_preds(dl=dl, with_loss=True)
+    res = {'test_loss': float(losses.mean()), 'test_accuracy': float((preds.argmax(1) == targs).float().mean()), 'n_test': len(targs)}
+    if tta:
+        avg = sum(w * (preds if f is None else learn.get_preds(dl=dl, cbs=[_ViewBatch(f)])[0]) for w, f in tta_views(tta))
+        res.update(tta_accuracy=float((avg.argmax(1) == targs).float().mean()), tta_level=tta)
+    return res
 
 # %% ../nbs/03_learner.ipynb #246abee3
 def edge(lrs, losses, num_it):

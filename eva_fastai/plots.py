@@ -8,7 +8,7 @@ Docs: https://eva-fastai.github.io/eva_fastai/plots.html.md"""
 # %% ../nbs/04_plots.ipynb #5b00f93b
 from __future__ import annotations
 from .core import EvaError, check   # first: the warnings policy is set before fastai loads
-import re
+import math, re
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 import torch.nn.functional as F
@@ -19,18 +19,26 @@ from matplotlib.ticker import PercentFormatter, MaxNLocator
 from fastcore.basics import tuplify
 from fasttransform import Pipeline
 from fastai.torch_core import to_device, one_param, set_seed
-from fastai.learner import Learner
+from types import SimpleNamespace
+from fastai.learner import Learner, Recorder
+import fastai.callback.schedule   # Recorder.plot_lr_find, Recorder.plot_sched
 from fastai.interpret import ClassificationInterpretation
 from fastai.callback.hook import hook_output, hook_outputs
 from fastai.data.transforms import Normalize
 from fastai.data.core import DataLoaders
-from .augment import show_augmentations
+from PIL import Image
+from fastai.data.load import DataLoader
+from fastai.data.core import TfmdDL
+from fastai.torch_core import TensorImage, show_image
+from .data import load_image
+from .augment import aug_tfms, AlbumentationsTransform
+from .learner import triangular_lr
 
 # %% auto #0
-__all__ = ['lr_find_record', 'plot_lr_find', 'plot_range_test', 'track_train_metrics', 'recorder_frame', 'schedule_of',
-           'plot_schedule', 'plot_lr_and_losses', 'triangular_lr', 'plot_triangular_lr', 'plot_metrics', 'interpret',
-           'misclassified', 'denormalize', 'images_of', 'plot_misclassified', 'plot_top_losses', 'confusion',
-           'per_class_accuracy', 'plot_confusion_matrix', 'plot_samples_per_class', 'plot_augmentations',
+__all__ = ['lr_find_record', 'fastai_figure', 'plot_lr_find', 'plot_range_test', 'recorder_frame', 'schedule_of', 'plot_schedule',
+           'plot_lr_and_losses', 'plot_triangular_lr', 'plot_metrics', 'interpret', 'misclassified', 'decode_images',
+           'images_of', 'plot_misclassified', 'plot_top_losses', 'confusion', 'per_class_accuracy',
+           'plot_confusion_matrix', 'plot_samples_per_class', 'show_augmentations', 'plot_augmentations',
            'last_conv_layer', 'gradcam', 'plot_gradcam', 'save_figures']
 
 # %% ../nbs/04_plots.ipynb #a49acd2d
@@ -54,19 +62,31 @@ def _suggestions(s) -> dict:
     if hasattr(s, '_asdict'): s = s._asdict()   # fastai's `SuggestedLRs` named tuple
     return {str(k): float(v) for k, v in dict(s).items() if v is not None}
 
-# %% ../nbs/04_plots.ipynb #27a87bae
+# %% ../nbs/04_plots.ipynb #ccbbe8d8
+def fastai_figure(draw) -> Figure:
+    "Run `draw()`, a fastai plot that draws into a new pyplot figure (and returns nothing), and return that figure, taken out of pyplot's list of open figures."
+    before = set(plt.get_fignums())
+    draw()
+    new = [n for n in plt.get_fignums() if n not in before]
+    if not new: raise EvaError("the plot drew no figure")
+    fig = plt.figure(new[-1])
+    plt.close(fig)   # out of pyplot's list; it stays drawable and savable
+    return fig
+
+# %% ../nbs/04_plots.ipynb #b0f5cae1
 def plot_lr_find(src, suggestions=None, chosen:float=None, skip_end:int=5, title:str='LR finder') -> Figure:
-    "Loss vs learning rate (log x) of an LR finder run, with `suggestions` (name → LR) and the `chosen` LR marked."
+    "fastai's `Recorder.plot_lr_find` of an LR finder run as a Figure, with `suggestions` (name → LR) on the curve and the `chosen` LR marked."
     lrs, losses = lr_find_record(src)
-    if skip_end and len(lrs) > skip_end + 1: lrs, losses = lrs[:-skip_end], losses[:-skip_end]
-    fig = Figure(figsize=(7, 4.5), layout='constrained')
-    ax = fig.subplots()
-    ax.plot(lrs, losses, color='C0', label='smoothed loss')
-    for i, (nm, lr) in enumerate(_suggestions(suggestions).items()):
-        y = np.interp(np.log10(lr), np.log10(lrs), losses)   # the point on the drawn curve
-        ax.plot([lr], [y], 'o', ms=8, color=f'C{i+1}', label=f'{nm}: {lr:.1e}', zorder=3)
+    if not (skip_end and len(lrs) > skip_end + 1): skip_end = 0
+    drawn_lrs, drawn = (lrs[:-skip_end], losses[:-skip_end]) if skip_end else (lrs, losses)
+    sugg = _suggestions(suggestions)
+    pts = [(lr, float(np.interp(np.log10(lr), np.log10(drawn_lrs), drawn))) for lr in sugg.values()]   # on the drawn curve
+    rec = SimpleNamespace(lrs=list(lrs), losses=list(losses))
+    fig = fastai_figure(lambda: Recorder.plot_lr_find(rec, skip_end=skip_end, suggestions=pts, nms=[f'{k}: {v:.1e}' for k, v in sugg.items()]))
+    fig.set_size_inches(7, 4.5)
+    ax = fig.axes[0]
+    ax.get_lines()[0].set_label('smoothed loss')
     if chosen is not None: ax.axvline(float(chosen), color='red', ls='--', lw=1.5, label=f'chosen: {float(chosen):.1e}')
-    ax.set_xscale('log')
     ax.set(xlabel='learning rate (log scale)', ylabel='training loss (smoothed)', title=title)
     ax.grid(True, which='major', alpha=.3)
     ax.legend(loc='best')
@@ -89,12 +109,6 @@ def plot_range_test(results, chosen:float=None, log:bool=None, title:str='LR ran
     ax.set(xlabel='learning rate', ylabel='train accuracy', title=title)
     ax.grid(True, alpha=.3); ax.legend()
     return fig
-
-# %% ../nbs/04_plots.ipynb #8ede30f4
-def track_train_metrics(learn:Learner) -> Learner:
-    "Make `learn`'s `Recorder` also measure its metrics on the training batches (e.g. `train_accuracy`), at no extra pass."
-    learn.recorder.train_metrics = True
-    return learn
 
 # %% ../nbs/04_plots.ipynb #559ad1e4
 def recorder_frame(recorder) -> pd.DataFrame:
@@ -126,22 +140,20 @@ def _epoch_ends(recorder, n_iter) -> list:
 
 # %% ../nbs/04_plots.ipynb #231c5e29
 def plot_schedule(recorder, title:str='LR schedule') -> Figure:
-    "Learning rate (and momentum) per training iteration of the last fit, with epoch boundaries."
+    "fastai's `Recorder.plot_sched` (learning rate and momentum per training iteration of the last fit) as a Figure, with the epoch boundaries and the LR's start, peak and end."
     if isinstance(recorder, Learner): recorder = recorder.recorder
     hp = schedule_of(recorder)
     if not len(hp['lr']): raise EvaError("the recorder has no training iterations; fit the Learner first")
     keys = [k for k in ('lr', 'mom') if k in hp]
-    fig = Figure(figsize=(7, 2.6*len(keys) + .4), layout='constrained')
-    axs = fig.subplots(len(keys), 1, sharex=True, squeeze=False)[:, 0]
+    fig = fastai_figure(lambda: Recorder.plot_sched(SimpleNamespace(hps=hp), keys=keys, figsize=(5 * len(keys), 3.4)))
     labels = {'lr': 'learning rate', 'mom': 'momentum'}
-    its = np.arange(1, len(hp['lr'])+1)
-    ends = _epoch_ends(recorder, len(its))
-    for i, (ax, k) in enumerate(zip(axs, keys)):
-        ax.plot(its, hp[k], color=f'C{i}', label=labels[k])
-        for e in ends[:-1]: ax.axvline(e, color='grey', ls=':', lw=.8)
-        ax.set_ylabel(labels[k]); ax.grid(True, alpha=.3)
-    axs[0].set_title(f"{title}: LR {hp['lr'][0]:.1e} → max {hp['lr'].max():.1e} → {hp['lr'][-1]:.1e}")
-    axs[-1].set_xlabel('iteration' + (f' ({len(ends)} epochs of {ends[0]})' if ends else ''))
+    ends = _epoch_ends(recorder, len(hp['lr']))
+    for ax, k in zip(fig.axes, keys):
+        for e in ends[:-1]: ax.axvline(e, color='grey', ls=':', lw=.8)   # the first iteration of the next epoch
+        ax.set(ylabel=labels[k], xlabel='iteration' + (f' ({len(ends)} epochs of {ends[0]})' if ends else ''))
+        ax.grid(True, alpha=.3)
+    fig.suptitle(f"{title}: LR {hp['lr'][0]:.1e} → max {hp['lr'].max():.1e} → {hp['lr'][-1]:.1e}")
+    fig.set_layout_engine('constrained')
     return fig
 
 # %% ../nbs/04_plots.ipynb #fdab8065
@@ -169,15 +181,6 @@ def plot_lr_and_losses(recorder, title:str='learning rate and losses') -> Figure
     h1, l1 = ax.get_legend_handles_labels(); h2, l2 = ax2.get_legend_handles_labels()
     fig.legend(h1 + h2, l1 + l2, loc='outside lower center', ncols=3, frameon=False)
     return fig
-
-# %% ../nbs/04_plots.ipynb #b34c3ff5
-def triangular_lr(base_lr:float=1e-3, max_lr:float=0.03, step_size:int=1500, iterations:int=10_000) -> np.ndarray:
-    "Smith's cyclical LR, 'triangular' policy: the LR of each of `iterations` iterations, cycling `base_lr`↔`max_lr` every `2*step_size`."
-    check('step_size', step_size, gt=0); check('iterations', iterations, ge=0)
-    t = np.arange(int(iterations), dtype=float)
-    cycle = np.floor(1 + t / (2 * step_size))
-    x = np.abs(t / step_size - 2 * cycle + 1)
-    return base_lr + (max_lr - base_lr) * np.maximum(0., 1 - x)
 
 # %% ../nbs/04_plots.ipynb #f9d60f9e
 def plot_triangular_lr(base_lr:float=1e-3, max_lr:float=0.03, step_size:int=1500, iterations:int=10_000) -> Figure:
@@ -248,20 +251,12 @@ def misclassified(interp, n:int=None) -> torch.Tensor:
     return idx[wrong][:n]
 
 # %% ../nbs/04_plots.ipynb #0492efa0
-def _stats(dls):
-    "`(mean, std)` of the batch normalisation: `dls.stats`, else read off a `Normalize` in the batch pipeline."
-    if isinstance(dls, DataLoaders) and getattr(dls, 'stats', None) is not None: return dls.stats
-    for dl in (dls.loaders if isinstance(dls, DataLoaders) else [dls]):
-        for t in dl.after_batch.fs:
-            if isinstance(t, Normalize): return t.mean.flatten().tolist(), t.std.flatten().tolist()
-    return (0., 0., 0.), (1., 1., 1.)
-
-def denormalize(x:torch.Tensor, stats) -> np.ndarray:
-    "Normalised image(s) `(C,H,W)` or `(B,C,H,W)` → HWC float array(s) in [0,1], undoing `Normalize.from_stats(*stats)`."
-    mean, std = (torch.tensor(s, dtype=torch.float32).view(-1, 1, 1) for s in stats)
-    x = x.as_subclass(torch.Tensor).detach().float().cpu()
-    out = (x * std + mean).clamp(0, 1)
-    return out.permute(*range(out.ndim - 3), -2, -1, -3).numpy()
+def decode_images(dl, xb) -> np.ndarray:
+    "Model inputs `xb` (`(C,H,W)` or `(B,C,H,W)`) of `dl` as HWC float arrays in [0,1]: fastai's decoding of `dl`'s batch transforms (`Normalize`, `IntToFloatTensor`)."
+    single = xb.ndim == 3
+    x = dl.after_batch.decode((TensorImage(xb[None] if single else xb),))[0].as_subclass(torch.Tensor).detach().cpu()
+    x = (x.float() / 255 if not x.is_floating_point() else x).clamp(0, 1).permute(0, 2, 3, 1).numpy()
+    return x[0] if single else x
 
 def _set_split(dl):
     "Give `dl`'s pipelines its data set's `split_idx`, as fastai does when iteration starts (`TfmdDL.before_iter`)."
@@ -289,10 +284,10 @@ def plot_misclassified(src, n:int=25, ncols:int=5, title:str=None) -> Figure:
     "A grid of `n` misclassified test images (highest loss first), titled predicted (probability) / actual."
     interp = _interp(src)
     idxs = misclassified(interp, n)
-    vocab, stats = interp.vocab, _stats(interp.learn.dls)
+    vocab = interp.vocab
     fig, axs = _img_grid(max(len(idxs), 1), min(ncols, max(len(idxs), 1)))
     if len(idxs):
-        imgs = denormalize(images_of(interp.dl, idxs)[0], stats)
+        imgs = decode_images(interp.dl, images_of(interp.dl, idxs)[0])
         for ax, i, img in zip(axs, idxs.tolist(), imgs):
             p, t = int(interp.decoded[i]), int(interp.targs[i])
             ax.imshow(img, interpolation='nearest')
@@ -332,23 +327,15 @@ def per_class_accuracy(src) -> pd.DataFrame:
                          'accuracy': np.where(total > 0, correct / np.maximum(total, 1), np.nan)})
 
 def plot_confusion_matrix(src, normalize:bool=False, title:str=None, cmap:str='Blues') -> Figure:
-    "The confusion matrix as a heat map with counts (or row fractions if `normalize`), actual vs predicted."
+    "fastai's `ClassificationInterpretation.plot_confusion_matrix` as a Figure, counted from the kept predictions (`confusion`), titled with the accuracy."
     interp = _interp(src)
-    cm = confusion(interp).astype(float)
-    if normalize: cm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
-    vocab = [str(v) for v in interp.vocab]
-    n = len(vocab)
-    fig = Figure(figsize=(1.2 + .6*n, 1.0 + .55*n), layout='constrained')
-    ax = fig.subplots()
-    ax.imshow(cm, interpolation='nearest', cmap=cmap, vmin=0)
-    ax.set_xticks(range(n), vocab, rotation=45, ha='right'); ax.set_yticks(range(n), vocab)
-    thresh = cm.max() / 2
-    for i in range(n):
-        for j in range(n):
-            ax.text(j, i, f'{cm[i, j]:.2f}' if normalize else f'{int(cm[i, j])}', ha='center', va='center',
-                    fontsize=8, color='white' if cm[i, j] > thresh else 'black')
-    acc = np.trace(confusion(interp)) / max(len(interp.targs), 1)
-    ax.set(xlabel='predicted', ylabel='actual', title=title or f'confusion matrix (accuracy {acc:.2%})')
+    cm = confusion(interp)
+    acc = np.trace(cm) / max(len(interp.targs), 1)
+    n = len(interp.vocab)
+    interp.confusion_matrix = lambda: cm   # fastai's own would run the model over the test set again
+    try: fig = fastai_figure(lambda: interp.plot_confusion_matrix(normalize=normalize, title=title or f'confusion matrix (accuracy {acc:.2%})',
+                                                                   cmap=cmap, figsize=(1.2 + .6*n, 1.0 + .55*n)))
+    finally: del interp.confusion_matrix
     return fig
 
 # %% ../nbs/04_plots.ipynb #33811130
@@ -379,18 +366,57 @@ def plot_samples_per_class(dls, n:int=8, ds_idx:int=0, seed:int=None) -> Figure:
     fig.suptitle(f'{n} {"training" if ds_idx == 0 else "test"} images per class')
     return fig
 
-# %% ../nbs/04_plots.ipynb #2b66ea9a
-def _detach(fig) -> Figure:
-    "Take a figure made with pyplot out of pyplot's list of open figures (it stays drawable) and return it."
-    if getattr(fig, 'number', None) in plt.get_fignums(): plt.close(fig)
+# %% ../nbs/04_plots.ipynb #12f771b2
+def _hwc_uint8(img) -> np.ndarray:
+    "An image given as a file, PIL image, HWC array or CHW tensor, as an RGB `uint8` HWC array."
+    if isinstance(img, (str, Path)): return load_image(img)
+    if isinstance(img, Image.Image): return np.asarray(img.convert('RGB'))
+    if isinstance(img, torch.Tensor): return img.as_subclass(torch.Tensor).permute(1, 2, 0).numpy()
+    return np.asarray(img)
+
+def _augment_dl(dl, n, idx):
+    "The original item `idx` of `dl` and a batch of `n` augmented copies, through its item and batch transforms, decoded."
+    x = dl.dataset[idx]
+    pipes = (dl.after_item, dl.after_batch)
+    old = [p.split_idx for p in pipes]
+    try:
+        for p in pipes: p.split_idx = 0
+        b = dl.after_batch(dl.do_batch([dl.after_item(x) for _ in range(n)]))
+    finally:
+        for p, s in zip(pipes, old): p.split_idx = s
+    return x[0], dl.after_batch.decode((b[0],))[0].cpu()
+
+def show_augmentations(src, n=8, tfms='seed', idx=0, stats=None, ncols=None, figsize=None, seed=None):
+    "One figure: an image and `n` augmented versions of it, in true colours. `src`: `DataLoaders`/`DataLoader` (its training transforms, item `idx`) or an image (augmented with `tfms`: a preset name, an `A.Compose` or an `AlbumentationsTransform`)."
+    if seed is not None: set_seed(seed)
+    if isinstance(src, (DataLoaders, TfmdDL)):
+        orig, augs = _augment_dl(src.train if isinstance(src, DataLoaders) else src, n, idx)
+    else:
+        a = _hwc_uint8(src)
+        if isinstance(tfms, str): tfm = aug_tfms(tfms, min(a.shape[:2]), stats=stats)
+        else: tfm = [tfms if isinstance(tfms, AlbumentationsTransform) else AlbumentationsTransform(tfms)]
+        orig = TensorImage(torch.from_numpy(np.array(a)).permute(2, 0, 1))
+        augs = []
+        for _ in range(n):
+            o = orig
+            for t in tfm: o = t(o, split_idx=0)
+            augs.append(o)
+    ncols = ncols or math.ceil(math.sqrt(n + 1))
+    nrows = math.ceil((n + 1) / ncols)
+    fig, axs = plt.subplots(nrows, ncols, figsize=figsize or (1.8 * ncols, 1.8 * nrows), squeeze=False)
+    for i, ax in enumerate(axs.flat):
+        if i <= n: show_image(orig if i == 0 else augs[i - 1], ax=ax, title='original' if i == 0 else f'aug {i}')
+        else: ax.axis('off')
+    fig.tight_layout()
     return fig
 
+# %% ../nbs/04_plots.ipynb #2b66ea9a
 def plot_augmentations(dls, tfms=None, idx:int=0, n:int=7, ncols:int=4, title:str=None, seed:int=None) -> Figure:
     "Training image `idx` of `dls` and `n` augmented versions: `dls`'s training transforms (via `show_augmentations`), or `tfms`."
     item = dls.train.dataset[idx]
     label = f'original ({dls.vocab[int(item[1])]})'
     if tfms is None:
-        fig = _detach(show_augmentations(dls, n=n, idx=idx, ncols=ncols, seed=seed))
+        fig = fastai_figure(lambda: show_augmentations(dls, n=n, idx=idx, ncols=ncols, seed=seed))
         fig.axes[0].set_title(label)
         if title: fig.suptitle(title); fig.tight_layout()
         return fig
@@ -449,7 +475,7 @@ def plot_gradcam(learn:Learner, interp=None, n:int=8, layer:nn.Module=None, alph
     idxs = misclassified(interp, n)
     if not len(idxs): raise EvaError("no misclassified test images to explain")
     xb, _ = images_of(interp.dl, idxs)
-    imgs = denormalize(xb, _stats(learn.dls))
+    imgs = decode_images(interp.dl, xb)
     pred, targ = interp.decoded[idxs], interp.targs[idxs]
     cams = {'pred': gradcam(learn, xb, pred.tolist(), layer), 'actual': gradcam(learn, xb, targ.tolist(), layer)}
     vocab, k = interp.vocab, len(idxs)

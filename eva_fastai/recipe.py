@@ -8,27 +8,26 @@ Docs: https://eva-fastai.github.io/eva_fastai/recipe.html.md"""
 # %% ../nbs/05_recipe.ipynb #873113f6
 from __future__ import annotations
 from .core import *   # first: the warnings policy is set before fastai loads
-import os, json, time, math, random, platform, dataclasses, warnings, signal
-from contextlib import contextmanager
+import json, time, math, platform, dataclasses, warnings
+from functools import partial
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
 import numpy as np, torch
 from fastai.vision.all import *
-from fastai.callback.tracker import TrackerCallback, SaveModelCallback, TerminateOnNaNCallback
-from fastai.callback.progress import CSVLogger, ShowGraphCallback
+from fastai.callback.progress import ShowGraphCallback
 from .data import *
 from .augment import *
 from .models import *
 from .learner import *
 from .distributed import *
+from .checkpoint import *
 from .export import save_model
 from .plots import *
 
 # %% auto #0
 __all__ = ['presets', 'RecipeConfig', 'preset_config', 'check_config', 'save_config', 'config_dict', 'load_config', 'prepare_out',
-           'atomic_torch_save', 'AtomicSaveModel', 'plain', 'EpochCheckpoint', 'load_checkpoint', 'RunCSVLogger',
-           'Throughput', 'keep_record', 'evaluate', 'StopOnNaN', 'aug_mode', 'build', 'lr_find_plot', 'train_cbs',
-           'run', 'recipe_figures', 'accuracy_text', 'write_report']
+           'aug_mode', 'build', 'train_cbs', 'start_run', 'run_learner', 'lr_find_plot', 'choose_lr', 'resume_run',
+           'fit_run', 'recipe_figures', 'accuracy_text', 'write_report', 'run_results', 'export_run', 'run']
 
 # %% ../nbs/05_recipe.ipynb #d5479c3b
 @dataclass
@@ -160,145 +159,7 @@ def prepare_out(c: RecipeConfig, resume=False, overwrite=False) -> Path:
     except OSError as e: raise EvaError(f"cannot write the run folder {out} ({e.strerror}); choose another --out") from None
     return out
 
-# %% ../nbs/05_recipe.ipynb #96374273
-def atomic_torch_save(obj, path):
-    "`torch.save` through `atomic_path`: a kill mid-write never leaves a corrupt file."
-    with atomic_path(path) as tmp: torch.save(obj, tmp)
-
-class AtomicSaveModel(SaveModelCallback):
-    "fastai's `SaveModelCallback` (best by `monitor`), saved atomically, leaving the final weights in place at the end."
-    def __init__(self, monitor='valid_loss', fname='best', best:float|None=None):
-        super().__init__(monitor=monitor, fname=fname, reset_on_fit=best is None)
-        self.best = best   # a resumed run keeps its best so far: a worse epoch after --resume must not overwrite it
-    def _save(self, name):
-        avg = getattr(getattr(self.learn, 'weight_ema', None), 'averaged', None)   # the test loss was the average's
-        state = {'model': (avg if avg is not None else get_model(self.model)).state_dict()}
-        atomic_torch_save(state, self.path/self.model_dir/f'{name}.pth')
-        self.last_saved_path = self.path/self.model_dir/f'{name}.pth'
-    def after_epoch(self):
-        TrackerCallback.after_epoch(self)
-        if self.new_best:
-            print(f'Better model found at epoch {run_epoch(self.learn)} with {self.monitor} value: {self.best:.4f}.')
-            self._save(self.fname)
-    def after_fit(self, **kwargs): pass
-
-# %% ../nbs/05_recipe.ipynb #897cc2d7
-_rec_attrs = ('values', 'lrs', 'losses', 'iters')
-
-def _rng_state() -> dict:
-    "The random states of torch, numpy and Python as tensors, numbers and tuples: what `torch.load(weights_only=True)` reads."
-    name, keys, pos, has_gauss, gauss = np.random.get_state()
-    return {'torch': torch.get_rng_state(), 'numpy': (name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss)),
-            'random': random.getstate()}
-
-def _set_rng_state(s):
-    name, keys, pos, has_gauss, gauss = s['numpy']
-    torch.set_rng_state(s['torch']); np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
-    random.setstate(s['random'])
-
-def plain(o):
-    "`o` with fastcore `L`s as lists, numpy numbers and arrays as Python numbers and tensors, fastai's tensor subclasses as plain tensors: a checkpoint that needs no pickle."
-    if isinstance(o, torch.Tensor): return o if type(o) is torch.Tensor else o.as_subclass(torch.Tensor)   # e.g. momentum of a TensorBase grad
-    if isinstance(o, dict): return {k: plain(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple, L)): return (tuple if isinstance(o, tuple) else list)(plain(v) for v in o)
-    if isinstance(o, np.ndarray): return torch.from_numpy(o)
-    if isinstance(o, np.generic): return o.item()
-    return o
-
-class EpochCheckpoint(Callback):
-    "After each completed epoch, atomically save everything `--resume` needs to continue at the same schedule position."
-    order = 70
-    def __init__(self, fname, extra=None, history=None, t0=None, states=None):
-        "`states`: name → callback (or None) whose `state_dict()` a resumed run needs, e.g. `{'ema': WeightEMA(...)}`."
-        self.fname, self.extra, self.history, self.t0 = Path(fname), extra or {}, history, t0
-        self.states = {k: v for k, v in (states or {}).items() if v is not None}
-    def after_epoch(self):
-        rec = self.learn.recorder
-        hist = {k: list(self.history[k]) + list(getattr(rec, k)) for k in _rec_attrs} if self.history else {k: list(getattr(rec, k)) for k in _rec_attrs}
-        sched = getattr(self.learn, 'param_scheduler', None)   # fastai hands its hps to the recorder only after fit
-        hps = {k: list((self.history or {}).get('hps', {}).get(k, [])) + list(v) for k, v in getattr(sched, 'hps', {}).items()}
-        atomic_torch_save(plain({'model': get_model(self.model).state_dict(), 'opt': self.opt.state_dict(),
-                           'epoch': run_epoch(self.learn), 'n_epoch': self.n_epoch, 'history': {**hist, 'hps': hps},
-                           'metric_names': list(rec.metric_names), 'rng': _rng_state(),
-                           'dl_rng': getattr(self.dls.train, 'dl', self.dls.train).rng.getstate(),
-                           'best': getattr(getattr(self.learn, 'atomic_save_model', None), 'best', None),
-                           **{k: cb.state_dict() for k, cb in self.states.items()},
-                           'wall_time_s': time.time() - self.t0 if self.t0 else None, **self.extra}), self.fname)
-
-def load_checkpoint(learn, fname) -> dict:
-    "Load model and optimizer state from an `EpochCheckpoint` file into `learn` (`weights_only`: no code in it runs); return the checkpoint."
-    try: ck = torch.load(fname, map_location='cpu', weights_only=True)   # tensors and plain data only: nothing it holds can run
-    except Exception as e: raise EvaError(f"checkpoint {fname} cannot be read safely ({type(e).__name__}: {str(e).splitlines()[0][:120]}); restart with --overwrite") from None
-    get_model(learn.model).load_state_dict(ck['model'])
-    if learn.opt is None: learn.create_opt()
-    learn.opt.load_state_dict(ck['opt'])
-    _set_rng_state(ck['rng'])
-    learn.dls.train.rng.setstate(ck['dl_rng'])   # the next epoch's shuffle continues where it left off
-    return ck
-
-# %% ../nbs/05_recipe.ipynb #ebcdca40
-class RunCSVLogger(CSVLogger):
-    "fastai's `CSVLogger` for runs that resume: appends without repeating the header, epochs numbered in the whole run."
-    def before_fit(self):
-        p = self.path/self.fname
-        header = not (self.append and p.exists() and p.stat().st_size)
-        self.file = p.open('a' if self.append else 'w')
-        if header: self.file.write(','.join(self.recorder.metric_names) + '\n')
-        self.old_logger, self.learn.logger = self.logger, self._write_line
-    def _write_line(self, log): super()._write_line([run_epoch(self.learn), *list(log)[1:]])
-
-def _truncate_history(path, n_epochs):
-    "Keep the header and the first `n_epochs` rows of a history CSV (an epoch logged after the last checkpoint is redone)."
-    if not path.exists(): return
-    lines = path.read_text().splitlines(keepends=True)[:n_epochs + 1]
-    atomic_write(path, ''.join(lines))
-
-class Throughput(Callback):
-    "Training images per second, training phase only (data loading included): `learn.throughput.img_per_s`."
-    order = 60
-    def before_fit(self): self.n, self.secs = 0, 0.
-    def before_train(self): self.t0 = time.perf_counter()
-    def after_batch(self):
-        if self.training: self.n += find_bs(self.yb)
-    def after_train(self): self.secs += time.perf_counter() - self.t0
-    @property
-    def img_per_s(self): return self.n / self.secs if self.secs else float('nan')
-
-# %% ../nbs/05_recipe.ipynb #a055db75
-class _ViewBatch(Callback):
-    "Replace each input batch by `view(x)`, for test-time augmentation."
-    order = 1
-    def __init__(self, view): self.view = view
-    def before_batch(self): self.learn.xb = (self.view(self.xb[0]),)
-
-@contextmanager
-def keep_record(learn):
-    "Keep the recorder's training record (fastai's `get_preds` empties its per-iteration lists) for the plots."
-    rec = learn.recorder
-    saved = {k: list(getattr(rec, k)) for k in _rec_attrs}
-    try: yield rec
-    finally:
-        for k, v in saved.items(): setattr(rec, k, v)
-
-def evaluate(learn, dl=None, tta:int=1) -> dict:
-    "Test loss and accuracy of `learn` on `dl` (default: the validation = test set), and with TTA level `tta` (`tta_views`: 0 none, 1 mirror, 2 mirror and translations)."
-    dl, tta = dl or learn.dls.valid, int(tta)
-    preds, targs, losses = learn.get_preds(dl=dl, with_loss=True)
-    res = {'test_loss': float(losses.mean()), 'test_accuracy': float((preds.argmax(1) == targs).float().mean()), 'n_test': len(targs)}
-    if tta:
-        avg = sum(w * (preds if f is None else learn.get_preds(dl=dl, cbs=[_ViewBatch(f)])[0]) for w, f in tta_views(tta))
-        res.update(tta_accuracy=float((avg.argmax(1) == targs).float().mean()), tta_level=tta)
-    return res
-
 # %% ../nbs/05_recipe.ipynb #439cb420
-class StopOnNaN(TerminateOnNaNCallback):
-    "fastai's `TerminateOnNaNCallback` that remembers it fired, and stops every process of a distributed run together."
-    def before_fit(self): self.fired = False
-    def after_batch(self):
-        if all_agree(torch.isfinite(self.loss).all()): return
-        self.fired = True
-        raise CancelFitException    # before the Recorder logs the loss
-
 def _log(msg, quiet=False):
     if not quiet: print(msg, flush=True)
 
@@ -323,15 +184,6 @@ def build(c: RecipeConfig, global_bs:int|None=None):
                           bs=global_bs or c.bs)
     return dls, learn
 
-# %% ../nbs/05_recipe.ipynb #211b7123
-def lr_find_plot(learn, out, suggestion:str='valley', lr:float|None=None) -> tuple:
-    "Run the LR finder on `learn` and save `lr_find.png` in `out`, marking `lr` (default: the finder's `suggestion`); return `(that lr, {suggestion: lr})`."
-    suggested, finder = find_lr(learn, suggest=None if lr else suggestion)
-    chosen = lr or suggested
-    try: save_figures({'lr_find': plot_lr_find(learn, finder, chosen=chosen)}, out)
-    except Exception as e: warnings.warn(f'LR finder plot failed: {e}')
-    return chosen, finder
-
 # %% ../nbs/05_recipe.ipynb #2396b587
 def _on_rank0(f):
     "`f()` run by rank 0 alone, its result in every process; an `EvaError` of rank 0 is raised in every process."
@@ -353,101 +205,93 @@ def train_cbs(c: RecipeConfig, learn, checkpoint:dict|None=None) -> list:
         cbs.append(TrainFor(c.whiten_bias_epochs, 'whiten.bias'))
     return cbs
 
-def _start(config, resume, overwrite, world):
-    "Check `config` and its data, create (or reopen) the run folder and save the config there; return the config."
+# %% ../nbs/05_recipe.ipynb #8fc2ccdf
+def start_run(config: RecipeConfig, resume=False, overwrite=False, world:int=1) -> RecipeConfig:
+    "Check `config` and its data, create (or reopen, `resume`) the run folder and save the config there; return the config that runs."
     c = check_config(dataclasses.replace(config))
     if not resume:
         per_process_bs(c.bs, world); cifar_root(c.data)   # user errors, found before any file is written
     out = prepare_out(c, resume, overwrite)
-    if resume:
+    if resume:   # the saved config, with the settings that may differ on another machine
         c = check_config(load_config(out/'config.json', **{k: getattr(config, k) for k in ('data', 'num_workers')}))
         per_process_bs(c.bs, world)
     c.out = str(out)
     save_config(c, out/'config.json')
     return c
 
-def run(config: RecipeConfig, resume=False, overwrite=False, show=False, quiet=False, cbs=None) -> dict:
-    "Run the recipe of `config` into its run folder (extra callbacks `cbs` for the fit); return the results (also in `results.json`)."
-    init_distributed()
-    world, rank0, quiet = max(num_distrib(), 1), is_rank0(), quiet or not is_rank0()
-    c = _on_rank0(lambda: _start(config, resume, overwrite, world))
-    out = Path(c.out)
-    t0 = time.time()
-    set_seed(c.seed + rank_distrib(), reproducible=True)   # DDP copies rank 0's initial weights to the others
-    if not rank0: barrier()                                  # rank 0 first: it fills the image cache
+# %% ../nbs/05_recipe.ipynb #960ee7fd
+def run_learner(c: RecipeConfig, world:int=1, say=print, resume=False) -> Learner:
+    "The Learner of config `c` for one of `world` processes, saving into the run folder, after `say`ing what a user should know before training."
+    if not is_rank0(): barrier()                             # rank 0 first: it fills the image cache
     with warnings.catch_warnings():   # skipped files are told below, in one line, and in results.json and report.md
         warnings.filterwarnings('ignore', message=r'.*unreadable image file')
         dls, learn = build(dataclasses.replace(c, bs=per_process_bs(c.bs, world)), global_bs=c.bs)
-    if rank0: barrier()
-    _log(f"data: {len(dls.train_ds)} train / {len(dls.valid_ds)} test images, {dls.c} classes from {dls.root}; "
-         f"model: {c.arch}, {n_params(learn.model):,} parameters", quiet)
+    if is_rank0(): barrier()
+    say(f"data: {len(dls.train_ds)} train / {len(dls.valid_ds)} test images, {dls.c} classes from {dls.root}; "
+        f"model: {c.arch}, {n_params(learn.model):,} parameters")
     if dls.skipped:
-        _log(f"skipped {len(dls.skipped)} unreadable image file(s): {', '.join(f for f, _ in dls.skipped[:3])}"
-             f"{' ...' if len(dls.skipped) > 3 else ''} (all of them, with the reasons: skipped_files in results.json)", quiet)
+        say(f"skipped {len(dls.skipped)} unreadable image file(s): {', '.join(f for f, _ in dls.skipped[:3])}"
+            f"{' ...' if len(dls.skipped) > 3 else ''} (all of them, with the reasons: skipped_files in results.json)")
     if (steps := math.ceil(len(dls.train) / world * c.epochs)) < 50 and not resume:   # measured: 30 steps of `seed` end at chance
-        _log(f"note: only {steps} training steps ({len(dls.train_ds)} images at batch {c.bs} for {c.epochs} epochs) are too few "
-             f"to train a network from scratch, expect little above chance ({1 / dls.c:.0%}); lower --bs, or raise --epochs or --subset", quiet)
+        say(f"note: only {steps} training steps ({len(dls.train_ds)} images at batch {c.bs} for {c.epochs} epochs) are too few "
+            f"to train a network from scratch, expect little above chance ({1 / dls.c:.0%}); lower --bs, or raise --epochs or --subset")
     if c.schedule == 'seed' and not seed_per_epoch(c.schedule, c.epochs, c.pct_start):
-        _log(f"schedule: at {c.epochs} epochs the seed's per-epoch warm-up would be shorter than one epoch; stepping per batch", quiet)
+        say(f"schedule: at {c.epochs} epochs the seed's per-epoch warm-up would be shorter than one epoch; stepping per batch")
     track_train_metrics(learn)   # train accuracy on the augmented batches, as the seed reported it
-    learn.path, learn.model_dir = out, 'models'
-    ckpt_path, history, start_epoch, finder, best, ck = out/'models'/'checkpoint.pth', None, 0, {}, None, {}
-    if resume:
-        ck = load_checkpoint(learn, ckpt_path)
-        start_epoch, lr, finder, history, best = ck['epoch'] + 1, ck['lr'], ck.get('finder', {}), ck['history'], ck.get('best')
-        t0 -= ck.get('wall_time_s') or 0   # wall time counts the whole run, the sessions before this one included
-        if rank0: _truncate_history(out/'history.csv', start_epoch)
-        _log(f"resuming {out} after epoch {start_epoch} of {c.epochs}", quiet)
-    else:
-        lr = c.lr_max
-        if c.lr_find or lr == 'find':
-            lr, finder = _on_rank0(lambda: lr_find_plot(learn, out, c.suggestion, lr=None if lr == 'find' else lr))
-            _log(f"lr_find: {', '.join(f'{k} {v:.2e}' for k, v in finder.items())}; training with lr_max {lr:.3g}", quiet)
-    extra_cbs = cbs
+    learn.path, learn.model_dir = Path(c.out), 'models'
+    return learn
+
+# %% ../nbs/05_recipe.ipynb #b92d6a16
+def lr_find_plot(learn, out, suggestion:str='valley', lr:float|None=None) -> tuple:
+    "Run the LR finder on `learn` and save `lr_find.png` in `out`, marking `lr` (default: the finder's `suggestion`); return `(that lr, {suggestion: lr})`."
+    suggested, finder = find_lr(learn, suggest=None if lr else suggestion)
+    chosen = lr or suggested
+    try: save_figures({'lr_find': plot_lr_find(learn, finder, chosen=chosen)}, out)
+    except Exception as e: warnings.warn(f'LR finder plot failed: {e}')
+    return chosen, finder
+
+def choose_lr(c: RecipeConfig, learn, say=print) -> tuple:
+    "The peak LR of a new run of config `c` and the LR finder's suggestions (`{}` when it does not run): `(lr, suggestions)`."
+    lr, finder = c.lr_max, {}
+    if c.lr_find or lr == 'find':
+        lr, finder = _on_rank0(lambda: lr_find_plot(learn, c.out, c.suggestion, lr=None if lr == 'find' else lr))
+        say(f"lr_find: {', '.join(f'{k} {v:.2e}' for k, v in finder.items())}; training with lr_max {lr:.3g}")
+    return lr, finder
+
+def resume_run(c: RecipeConfig, learn, say=print) -> dict:
+    "Load the checkpoint of the run folder of `c` into `learn` and cut `history.csv` to its epochs; return the checkpoint."
+    out = Path(c.out)
+    ck = load_checkpoint(learn, out/'models'/'checkpoint.pth')
+    if is_rank0(): truncate_history(out/'history.csv', ck['epoch'] + 1)
+    say(f"resuming {out} after epoch {ck['epoch'] + 1} of {c.epochs}")
+    return ck
+
+# %% ../nbs/05_recipe.ipynb #af36c700
+def fit_run(c: RecipeConfig, learn, lr, finder:dict|None=None, checkpoint:dict|None=None, t0:float|None=None,
+            show=False, cbs=None) -> Throughput:
+    "Fit `learn` as config `c` says at peak LR `lr`, writing the run folder after each epoch, continuing `checkpoint` if given; return its `Throughput`."
+    ck, out = checkpoint or {}, Path(c.out)
+    start = ck['epoch'] + 1 if ck else 0
     trains = train_cbs(c, learn, ck)
-    writers = [RunCSVLogger(fname='history.csv', append=resume), AtomicSaveModel('valid_loss', 'best', best=best),
-               EpochCheckpoint(ckpt_path, extra={'lr': lr, 'finder': finder}, history=history, t0=t0,
-                               states={'ema': first(trains, risinstance(WeightEMA)), 'lookahead': first(trains, risinstance(Lookahead))})]
-    cbs = (writers if rank0 else []) + [tput := Throughput(), nan_cb := StopOnNaN()]
-    if show and rank0: cbs.append(ShowGraphCallback())
-    cbs += trains + L(extra_cbs)
+    ema, la = first(trains, risinstance(WeightEMA)), first(trains, risinstance(Lookahead))
+    watch = [tput := Throughput(), nan := StopOnNaN(agree=all_agree), ctrl_c := InterruptAtBatch()] + ([ShowGraphCallback()] if show and is_rank0() else [])
     try:
-        with distributed(learn):
+        with distributed(learn):   # the schedule counts each process's batches
             # the config's own LR is `learn.lr`, already per parameter group (and decoupled if asked); a found one is not
-            fit_schedule(learn, c.epochs, None if lr == c.lr_max else lr, schedule=c.schedule, pct_start=c.pct_start, div=c.div,
-                         div_final=c.div_final, cbs=cbs, start_epoch=start_epoch)
+            sched = schedule_cbs(learn, c.epochs, None if lr == c.lr_max else lr, c.schedule, c.pct_start, c.div,
+                                 c.div_final, start_epoch=start)
+            writers = checkpoint_cbs(out, sched[0], ema, la, ck, t0, extra={'lr': lr, 'finder': finder or {}}) if is_rank0() else []
+            learn.fit(math.ceil(c.epochs) - start, cbs=sched + writers + watch + trains + L(cbs), reset_opt=False)
     except KeyboardInterrupt:
         raise RunInterrupted(f"interrupted; the last completed epoch is saved: resume with --resume --out {out}") from None
-    rec = learn.recorder
-    if nan_cb.fired:
-        kept = (f"epoch {torch.load(ckpt_path, map_location='cpu', weights_only=True)['epoch'] + 1} is kept in {ckpt_path}"
-                if ckpt_path.exists() else "no epoch completed")
+    finally: ctrl_c.restore()
+    if nan.fired:
+        p = out/'models'/'checkpoint.pth'
+        kept = f"epoch {torch.load(p, map_location='cpu', weights_only=True)['epoch'] + 1} is kept in {p}" if p.exists() else "no epoch completed"
         raise TrainingError(f"the training loss became NaN/inf (lr_max {lr:.3g} is probably too high); {kept}; "
                             "lower --lr-max and run again with --overwrite")
-    if history:  # give the recorder the whole run's history back, for the plots
-        for k in _rec_attrs: setattr(rec, k, list(history[k]) + list(getattr(rec, k)))
-        rec.hps = {k: list(history['hps'].get(k, [])) + list(v) for k, v in rec.hps.items()}
-    with distributed(learn), keep_record(learn): ev = evaluate(learn, tta=c.tta)   # sharded, gathered: each image once
-    procs = all_gather_object({'rank': rank_distrib(), 'host': platform.node(), 'train_images': tput.n,
-                               'img_per_s': round(tput.img_per_s, 1)})
-    results = {**ev, 'epochs': c.epochs, 'lr_max': lr, 'lr_find': finder, 'wall_time_s': round(time.time() - t0, 1),
-               # DDP keeps the processes in step, so the run's rate is the sum of theirs
-               'train_img_per_s': round(sum(p['img_per_s'] for p in procs), 1), 'n_params': n_params(learn.model),
-               'n_train': len(dls.train_ds), 'precision': learn.precision, 'device': str(dls.device),
-               'aug_on': aug_mode(c), 'skipped_files': {'count': len(dls.skipped),
-                                                        'files': [{'path': f, 'reason': r} for f, r in dls.skipped[:100]]},
-               'world_size': world, 'bs': c.bs, 'processes': procs,
-               'versions': _versions(), 'preset': c.preset, 'history': [dict(zip(['epoch', *rec.metric_names[1:-1]], [i, *map(float, v)])) for i, v in enumerate(rec.values)]}
-    if not rank0: return results
-    with solo():
-        with atomic_path(out/'model.pkl') as tmp: learn.export(tmp.absolute())   # export() is relative to learn.path
-        save_model(learn, out, preset=c.preset)   # model.safetensors + model.json: opened without unpickling
-        results['plots'] = [p.name for p in save_figures(recipe_figures(learn), out)]
-        atomic_write(out/'results.json', json.dumps(results, indent=2, default=str))
-        write_report(c, results, out)
-    _log(f"{accuracy_text(results)}, test loss {results['test_loss']:.4f}; {results['train_img_per_s']:.0f} img/s; "
-         f"run folder {out}", quiet)
-    return results
+    restore_history(learn, ck.get('history'))   # the whole run's record, for the plots
+    return tput
 
 # %% ../nbs/05_recipe.ipynb #9d45a7b8
 def recipe_figures(learn, n_misclassified=25) -> dict:
@@ -463,7 +307,8 @@ def recipe_figures(learn, n_misclassified=25) -> dict:
               'samples': lambda: plot_samples_per_class(dls), 'augmentations': lambda: plot_augmentations(dls)}
     figs = {}
     for name, make in makers.items():
-        try: figs[name] = make()
+        try:
+            with keep_record(learn): figs[name] = make()   # fastai's top losses predict again, which empties the record
         except Exception as e: warnings.warn(f'plot {name!r} failed ({type(e).__name__}: {e}); skipped')
     return figs
 
@@ -497,3 +342,49 @@ def write_report(c: RecipeConfig, results: dict, out) -> Path:
            ', '.join(f'{k} {v}' for k, v in results['versions'].items()), '']
     (out/'report.md').write_text('\n'.join(md))
     return out/'report.md'
+
+# %% ../nbs/05_recipe.ipynb #8af70398
+def run_results(c: RecipeConfig, learn, lr, finder:dict, t0:float, tput:Throughput) -> dict:
+    "The test loss and accuracy of the fitted `learn` (with the TTA of `c`), and every figure of the run: what `results.json` holds."
+    dls, rec, world = learn.dls, learn.recorder, max(num_distrib(), 1)
+    with distributed(learn), keep_record(learn): ev = evaluate(learn, tta=c.tta)   # sharded, gathered: each image once
+    procs = all_gather_object({'rank': rank_distrib(), 'host': platform.node(), 'train_images': tput.n,
+                               'img_per_s': round(tput.img_per_s, 1)})
+    return {**ev, 'epochs': c.epochs, 'lr_max': lr, 'lr_find': finder, 'wall_time_s': round(time.time() - t0, 1),
+            # DDP keeps the processes in step, so the run's rate is the sum of theirs
+            'train_img_per_s': round(sum(p['img_per_s'] for p in procs), 1), 'n_params': n_params(learn.model),
+            'n_train': len(dls.train_ds), 'precision': learn.precision, 'device': str(dls.device),
+            'aug_on': aug_mode(c), 'skipped_files': {'count': len(dls.skipped),
+                                                     'files': [{'path': f, 'reason': r} for f, r in dls.skipped[:100]]},
+            'world_size': world, 'bs': c.bs, 'processes': procs, 'versions': _versions(), 'preset': c.preset,
+            'history': [dict(zip(['epoch', *rec.metric_names[1:-1]], [i, *map(float, v)])) for i, v in enumerate(rec.values)]}
+
+# %% ../nbs/05_recipe.ipynb #23fd002d
+def export_run(c: RecipeConfig, learn, results:dict, figures:dict|None=None) -> Path:
+    "Write the model files, the plots (`figures`, default `recipe_figures(learn)`), `results.json` and `report.md` of a finished run into its folder; return `report.md`."
+    out = Path(c.out)
+    with solo():
+        with atomic_path(out/'model.pkl') as tmp: learn.export(tmp.absolute())   # export() is relative to learn.path
+        save_model(learn, out, preset=c.preset)   # model.safetensors + model.json: opened without unpickling
+        results['plots'] = [p.name for p in save_figures(figures or recipe_figures(learn), out)]
+        atomic_write(out/'results.json', json.dumps(results, indent=2, default=str))
+        return write_report(c, results, out)
+
+# %% ../nbs/05_recipe.ipynb #20d2cb5c
+def run(config: RecipeConfig, resume=False, overwrite=False, show=False, quiet=False, cbs=None) -> dict:
+    "Run the recipe of `config` into its run folder (extra callbacks `cbs` for the fit); return the results (also in `results.json`)."
+    init_distributed()
+    world, say = max(num_distrib(), 1), partial(_log, quiet=quiet or not is_rank0())
+    c = _on_rank0(lambda: start_run(config, resume, overwrite, world))
+    t0 = time.time()
+    set_seed(c.seed + rank_distrib(), reproducible=True)   # DDP copies rank 0's initial weights to the others
+    learn = run_learner(c, world, say, resume)
+    ck = resume_run(c, learn, say) if resume else {}
+    t0 -= ck.get('wall_time_s') or 0                         # the wall time counts every session of the run
+    lr, finder = (ck['lr'], ck.get('finder', {})) if resume else choose_lr(c, learn, say)
+    tput = fit_run(c, learn, lr, finder, ck, t0, show, cbs)
+    results = run_results(c, learn, lr, finder, t0, tput)
+    if is_rank0():
+        export_run(c, learn, results)
+        say(f"{accuracy_text(results)}, test loss {results['test_loss']:.4f}; {results['train_img_per_s']:.0f} img/s; run folder {c.out}")
+    return results

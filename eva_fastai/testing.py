@@ -1,4 +1,7 @@
-"""Helpers for the tests in these notebooks and in `tests/`: where the local CIFAR-10 copy is.
+"""Helpers for the tests in these notebooks and in `tests/`: where the local CIFAR-10 copy is, and classes under other names.
+
+`test_data_path` finds the local CIFAR-10 copy the tests train on; `renamed` runs a block with classes under
+other names, to show that callbacks find each other by reference.
 
 Docs: https://eva-fastai.github.io/eva_fastai/testing.html.md"""
 
@@ -7,11 +10,12 @@ Docs: https://eva-fastai.github.io/eva_fastai/testing.html.md"""
 # %% ../nbs/00b_testing.ipynb #12e7ffcb
 from __future__ import annotations
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from .core import EvaError
 
 # %% auto #0
-__all__ = ['test_data_path']
+__all__ = ['test_data_path', 'renamed']
 
 # %% ../nbs/00b_testing.ipynb #efb26386
 def test_data_path() -> Path:
@@ -20,3 +24,14 @@ def test_data_path() -> Path:
     for d in [Path.cwd(), *Path.cwd().parents]:
         if (d/'shared'/'data'/'cifar10.tgz').exists(): return d/'shared'/'data'/'cifar10.tgz'
     raise EvaError("no local CIFAR-10 copy found for tests; set EVA_FASTAI_DATA to a CIFAR-10 archive or folder")
+
+# %% ../nbs/00b_testing.ipynb #ff3bd047
+@contextmanager
+def renamed(*classes, prefix='Renamed'):
+    "Within the block, each of `classes` is named `prefix + its name` (so fastai's attribute names of callbacks change too)."
+    old = [c.__name__ for c in classes]
+    try:
+        for c in classes: c.__name__ = prefix + c.__name__
+        yield classes
+    finally:
+        for c, n in zip(classes, old): c.__name__ = n

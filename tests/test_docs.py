@@ -33,6 +33,14 @@ def test_readme_matches_index():
     assert have == want, f'README.md is out of date with nbs/index.ipynb: run `make readme`\n{diff[:4000]}'
 
 
+def test_every_module_is_listed():
+    "The package docstring and nbs/llms.txt (both written by nbdev-export) name every public module."
+    mods = sorted(p.stem for p in (ROOT/'eva_fastai').glob('*.py') if not p.name.startswith('_'))
+    assert len(mods) >= 12, mods
+    init, llms = (ROOT/'eva_fastai'/'__init__.py').read_text(), (ROOT/'nbs'/'llms.txt').read_text()
+    missing = [m for m in mods if f'`eva_fastai.{m}`' not in init or f'[eva_fastai.{m}]' not in llms]
+    assert not missing, f'not listed (give each module notebook an `#| export` markdown cell after its title): {missing}'
+
 def test_readme_content():
     text = (ROOT/'README.md').read_text()
     assert text.startswith('# eva_fastai\n')
