@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 import pytest
 
+pytestmark = pytest.mark.xdist_group('docs')   # its module-scoped fixture is made once, in one worker
+
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location('build_docs', ROOT/'tools'/'build_docs.py')
 build_docs = importlib.util.module_from_spec(_spec)

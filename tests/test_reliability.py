@@ -10,6 +10,8 @@ from PIL import Image
 
 from conftest import ROOT, EXE, data_path, cli, one_line_error
 
+pytestmark = pytest.mark.xdist_group('reliability')   # its module-scoped fixture is made once, in one worker
+
 NO_DATA = '/no/such/path'
 
 # every training here is tiny: CIFAR-10 subsets, or the whole 2-class folder (16 train images, so a batch of 4)
