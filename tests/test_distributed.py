@@ -1,4 +1,4 @@
-"""The recipe data-parallel over 2 CPU processes (gloo), started by `torchrun` exactly as the README shows."""
+"""The recipe data-parallel over 2 CPU processes (gloo), started by `torchrun` exactly as the distributed docs page shows."""
 import json, os, subprocess, sys
 from pathlib import Path
 

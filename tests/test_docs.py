@@ -50,6 +50,10 @@ def test_readme_content():
             in text)
     for section in ('## Quickstart', '## Install', '## Usage', '## Docs', '## Results'): assert section in text
     assert '#| hide' not in text and 'import eva_fastai\n' not in text  # hidden cells stay hidden
+    words = len(re.findall(r'\S+', text))
+    assert words <= 1200, f'README.md has {words} words; it is a front page (<= 1,200): details go to the docs pages'
+    dated = re.findall(r'.{0,40}\b20\d\d-\d\d-\d\d\b.{0,20}', text)
+    assert not dated, f'dated history belongs in CHANGELOG.md, not README.md: {dated}'
 
 
 def test_quarto_config():
