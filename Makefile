@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 ARGS    ?=
 
-.PHONY: setup train test export clean-nbs docs readme bench help
+.PHONY: setup browser train test export clean-nbs docs readme bench help
 
 help:
 	@echo "make train ARGS='...'   set up .venv and run the recipe (eva-fastai train ARGS)"
@@ -26,7 +26,16 @@ setup: $(STAMP)
 train: $(STAMP)
 	$(BIN)/eva-fastai train $(ARGS)
 
-test: $(STAMP)
+# The docs browser tests drive Debian's Chromium; `make test` installs it when it is missing (with sudo unless root).
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+	  echo "make: installing Debian's chromium and chromium-driver (the docs browser tests need them)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest $(ARGS)
 
 export: $(STAMP)
