@@ -143,7 +143,7 @@ def cmd_lr_find(a):
     out = Path(c.out or 'runs/lr-find'); out.mkdir(parents=True, exist_ok=True)
     dls, learn = build(c)
     learn.path = out
-    chosen, sugg = lr_find_plot(learn, out, c.suggestion)
+    chosen, sugg = run_lr_finder(learn, out, c.suggestion)
     print(' '.join(f'{k}: {v:.3g}' for k, v in sugg.items()))
     print(f"chosen ({c.suggestion}): {chosen:.3g}; plot: {out/'lr_find.png'}")
     return 0

@@ -10,13 +10,13 @@ Docs: https://eva-fastai.github.io/eva_fastai/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #c566a446
 from __future__ import annotations
-import os, math, shutil, warnings, numbers, operator
+import os, math, shutil, warnings, numbers, operator, functools
 from contextlib import contextmanager
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['known_noise', 'run_errors', 'quiet_known_noise', 'EvaError', 'TrainingError', 'RunInterrupted', 'check',
-           'atomic_path', 'atomic_write']
+           'atomic_path', 'atomic_write', 'deprecated']
 
 # %% ../nbs/00_core.ipynb #82efb81f
 known_noise = [dict(message=r'.*torch\.jit\.script.*deprecated', category=FutureWarning)]
@@ -77,3 +77,14 @@ def atomic_write(path, data: str|bytes) -> Path:
     "Write `data` (text or bytes) to `path` with `atomic_path`; return `path`."
     with atomic_path(path) as tmp: (tmp.write_bytes if isinstance(data, bytes) else tmp.write_text)(data)
     return Path(path)
+
+# %% ../nbs/00_core.ipynb #3427f281
+def deprecated(f, old:str):
+    "`f` under its old name `old`, for one release: each call warns that `old` is deprecated and names `f`."
+    @functools.wraps(f)
+    def _old(*args, **kwargs):
+        warnings.warn(f"{old} is deprecated; use {f.__name__}", DeprecationWarning, stacklevel=2)
+        return f(*args, **kwargs)
+    _old.__name__ = _old.__qualname__ = old.split('.')[-1]
+    _old.__doc__ = f"Deprecated name of `{f.__name__}`, kept for one release."
+    return _old

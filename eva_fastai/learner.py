@@ -8,7 +8,7 @@ Docs: https://eva-fastai.github.io/eva_fastai/learner.html.md"""
 
 # %% ../nbs/03_learner.ipynb #69f7b222
 from __future__ import annotations
-from .core import EvaError, check   # first: the warnings policy is set before fastai loads
+from .core import EvaError, check, deprecated   # first: the warnings policy is set before fastai loads
 import math, random, signal, threading, time, warnings
 from contextlib import contextmanager
 from copy import deepcopy
@@ -28,10 +28,10 @@ from .models import create_model
 import fastai.callback.progress, fastai.callback.hook  # Learner.no_bar, Learner.summary
 
 # %% auto #0
-__all__ = ['precisions', 'schedules', 'recorder_attrs', 'lr_suggest_funcs', 'BF16Autocast', 'ChannelsLastBatch',
-           'cpu_bf16_native', 'resolve_precision', 'precision_cbs', 'ResumeAt', 'epoch_in_run', 'run_epoch',
+__all__ = ['precisions', 'run_epoch', 'schedules', 'sched_eva_linear', 'recorder_attrs', 'lr_suggest_funcs', 'BF16Autocast',
+           'ChannelsLastBatch', 'cpu_bf16_native', 'resolve_precision', 'precision_cbs', 'ResumeAt', 'epoch_in_run',
            'TransformEpoch', 'TrainFor', 'sgd_nesterov', 'bn_bias_splitter', 'decoupled_sgd', 'init_images',
-           'cifar_learner', 'torch_one_cycle_lr', 'sched_torch_one_cycle', 'sched_stepped', 'sched_eva_linear',
+           'cifar_learner', 'torch_one_cycle_lr', 'sched_torch_one_cycle', 'sched_stepped', 'sched_linear_cycle',
            'triangular_lr', 'seed_per_epoch', 'lr_schedule', 'mom_schedule', 'schedule_cbs', 'fit_schedule',
            'WeightEMA', 'Lookahead', 'track_train_metrics', 'keep_record', 'Throughput', 'StopOnNaN',
            'InterruptAtBatch', 'evaluate', 'edge', 'lr_suggestions', 'pick_suggestion', 'find_lr', 'lr_range_test_acc']
@@ -108,10 +108,7 @@ def epoch_in_run(learn) -> int:
     "The epoch of the whole run that `learn` is in: a resumed fit (`ResumeAt`) counts from where it started."
     return learn.epoch + next((cb.start_epoch for cb in learn.cbs if isinstance(cb, ResumeAt)), 0)
 
-def run_epoch(learn) -> int:
-    "Deprecated name of `epoch_in_run`, kept for one release."
-    warnings.warn("eva_fastai.learner.run_epoch is deprecated; use epoch_in_run", DeprecationWarning, stacklevel=2)
-    return epoch_in_run(learn)
+run_epoch = deprecated(epoch_in_run, 'run_epoch')   # the old name, for one release
 
 # %% ../nbs/03_learner.ipynb #771f4a7e
 class TransformEpoch(Callback):
@@ -225,7 +222,7 @@ def sched_stepped(f, n_steps:int):
     return _inner
 
 # %% ../nbs/03_learner.ipynb #4ee8ccd8
-def sched_eva_linear(n_epoch:float, lr_max, peak_epoch:float=5, div:float=25., div_final:float|None=None):
+def sched_linear_cycle(n_epoch:float, lr_max, peak_epoch:float=5, div:float=25., div_final:float|None=None):
     "fastai schedule: linear from `lr_max/div` to `lr_max` at `peak_epoch` of `n_epoch`, then linear to `lr_max/div_final` (default: back to `lr_max/div`)."
     p = peak_epoch / n_epoch
     return combine_scheds([p, 1 - p], [SchedLin(lr_max / div, lr_max), SchedLin(lr_max, lr_max / (div_final or div))])
@@ -261,7 +258,7 @@ def lr_schedule(schedule:str, n_epoch:float, lr_max, n_iter:int=1, pct_start:flo
     else:
         if peak_epoch is None: peak_epoch = pct_start * n_epoch
         check('peak_epoch', peak_epoch, gt=0, lt=n_epoch)
-        f = sched_eva_linear(n_epoch, lr_max, peak_epoch, div, div_final if schedule == 'linear_zero' else None)
+        f = sched_linear_cycle(n_epoch, lr_max, peak_epoch, div, div_final if schedule == 'linear_zero' else None)
     return sched_stepped(f, n_epoch) if step_per_epoch else f
 
 # %% ../nbs/03_learner.ipynb #d823ca38
@@ -305,11 +302,14 @@ def fit_schedule(learn:Learner, n_epoch:float, lr_max=None, schedule:str='one_cy
     learn.fit(math.ceil(n_epoch) - start_epoch, cbs=sched + L(cbs), reset_opt=False, wd=wd)
 
 @patch
-def fit_eva_one_cycle(self:Learner, n_epoch:int, lr_max=None, peak_epoch:float=5, div:float=25., moms=None,
+def fit_linear_cycle(self:Learner, n_epoch:int, lr_max=None, peak_epoch:float=5, div:float=25., moms=None,
                       step_per_epoch:bool=False, wd=None, cbs=None, reset_opt:bool=False, start_epoch:int=0):
     "The course's one-cycle: linear from `lr_max/div` to `lr_max` at `peak_epoch`, then linear back to `lr_max/div`."
     fit_schedule(self, n_epoch, lr_max, 'linear', peak_epoch=peak_epoch, div=div, moms=moms,
                  step_per_epoch=step_per_epoch, wd=wd, cbs=cbs, reset_opt=reset_opt, start_epoch=start_epoch)
+
+Learner.fit_eva_one_cycle = deprecated(Learner.fit_linear_cycle, 'Learner.fit_eva_one_cycle')   # old names, for one release
+sched_eva_linear = deprecated(sched_linear_cycle, 'sched_eva_linear')
 
 # %% ../nbs/03_learner.ipynb #c1713578
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn

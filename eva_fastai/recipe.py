@@ -25,9 +25,10 @@ from .export import save_model
 from .plots import *
 
 # %% auto #0
-__all__ = ['presets', 'RecipeConfig', 'preset_config', 'check_config', 'save_config', 'config_dict', 'load_config', 'prepare_out',
-           'aug_mode', 'build', 'train_cbs', 'start_run', 'run_learner', 'lr_find_plot', 'choose_lr', 'resume_run',
-           'fit_run', 'recipe_figures', 'accuracy_text', 'write_report', 'run_results', 'export_run', 'run']
+__all__ = ['presets', 'lr_find_plot', 'RecipeConfig', 'preset_config', 'check_config', 'save_config', 'config_dict',
+           'load_config', 'prepare_out', 'aug_mode', 'build', 'train_cbs', 'start_run', 'run_learner', 'run_lr_finder',
+           'choose_lr', 'resume_run', 'fit_run', 'recipe_figures', 'accuracy_text', 'write_report', 'run_results',
+           'export_run', 'run']
 
 # %% ../nbs/05_recipe.ipynb #d5479c3b
 @dataclass
@@ -242,7 +243,7 @@ def run_learner(c: RecipeConfig, world:int=1, say=print, resume=False) -> Learne
     return learn
 
 # %% ../nbs/05_recipe.ipynb #b92d6a16
-def lr_find_plot(learn, out, suggestion:str='valley', lr:float|None=None) -> tuple:
+def run_lr_finder(learn, out, suggestion:str='valley', lr:float|None=None) -> tuple:
     "Run the LR finder on `learn` and save `lr_find.png` in `out`, marking `lr` (default: the finder's `suggestion`); return `(that lr, {suggestion: lr})`."
     suggested, finder = find_lr(learn, suggest=None if lr else suggestion)
     chosen = lr or suggested
@@ -250,11 +251,13 @@ def lr_find_plot(learn, out, suggestion:str='valley', lr:float|None=None) -> tup
     except Exception as e: warnings.warn(f'LR finder plot failed: {e}')
     return chosen, finder
 
+lr_find_plot = deprecated(run_lr_finder, 'lr_find_plot')   # the old name, for one release
+
 def choose_lr(c: RecipeConfig, learn, say=print) -> tuple:
     "The peak LR of a new run of config `c` and the LR finder's suggestions (`{}` when it does not run): `(lr, suggestions)`."
     lr, finder = c.lr_max, {}
     if c.lr_find or lr == 'find':
-        lr, finder = _on_rank0(lambda: lr_find_plot(learn, c.out, c.suggestion, lr=None if lr == 'find' else lr))
+        lr, finder = _on_rank0(lambda: run_lr_finder(learn, c.out, c.suggestion, lr=None if lr == 'find' else lr))
         say(f"lr_find: {', '.join(f'{k} {v:.2e}' for k, v in finder.items())}; training with lr_max {lr:.3g}")
     return lr, finder
 
