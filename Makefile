@@ -11,7 +11,7 @@ ARGS    ?=
 help:
 	@echo "make train ARGS='...'   set up .venv and run the recipe (eva-fastai train ARGS)"
 	@echo "make test               set up .venv and run the whole test suite (notebooks + CLI)"
-	@echo "make docs               build the docs site (Quarto if on PATH, else offline into _site/) and README.md"
+	@echo "make docs               build the docs site into _site/ (nbdev + mkdocs, no Quarto) and README.md"
 	@echo "make readme             regenerate README.md from nbs/index.ipynb"
 	@echo "make bench              run the benchmarks in bench/"
 
@@ -42,11 +42,12 @@ export: $(STAMP)
 	$(BIN)/nbdev-export
 	$(BIN)/nbdev-clean
 
-docs: $(STAMP)
-	$(BIN)/python tools/build_docs.py $(ARGS)
+# tools/docs.py: nbdev processes the notebooks (the ones with figures run first), mkdocs renders them (mkdocs.yml).
+docs: readme
+	$(BIN)/python tools/docs.py $(ARGS)
 
 readme: $(STAMP)
-	$(BIN)/python tools/build_docs.py --readme
+	$(BIN)/python tools/docs.py --readme
 
 bench: $(STAMP)
 	$(BIN)/python bench/augment.py

@@ -26,6 +26,7 @@ from fastai.losses import CrossEntropyLossFlat, LabelSmoothingCrossEntropyFlat
 from .augment import tta_views
 from .models import create_model
 import fastai.callback.progress, fastai.callback.hook  # Learner.no_bar, Learner.summary
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 # %% auto #0
 __all__ = ['precisions', 'run_epoch', 'schedules', 'sched_eva_linear', 'recorder_attrs', 'lr_suggest_funcs', 'BF16Autocast',
@@ -312,8 +313,6 @@ Learner.fit_eva_one_cycle = deprecated(Learner.fit_linear_cycle, 'Learner.fit_ev
 sched_eva_linear = deprecated(sched_linear_cycle, 'sched_eva_linear')
 
 # %% ../nbs/03_learner.ipynb #c1713578
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
 class WeightEMA(Callback):
     "Keep an exponential moving average of the weights and BatchNorm statistics (torch's `AveragedModel`); validate on it and end the fit with it."
     order = 65   # before_fit after `ChannelsLast` (the average keeps the model's memory format)
