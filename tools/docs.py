@@ -28,10 +28,10 @@ def doc_base(cfg) -> str:
 
 def stage(nbs: Path, dest: Path):
     "Step 1: copy what changed in `nbs` to `dest`; run the changed EXECUTE notebooks there, saving their outputs."
-    todo = []
+    todo, lib = [], max(p.stat().st_mtime for p in (ROOT/'eva_fastai').glob('*.py'))   # a library change runs them again
     for s in sorted(p for p in nbs.rglob('*') if p.is_file() and not any(o[0] == '.' for o in p.relative_to(nbs).parts)):
         d = dest/s.relative_to(nbs)
-        if d.exists() and d.stat().st_mtime >= s.stat().st_mtime: continue
+        if d.exists() and d.stat().st_mtime >= max(s.stat().st_mtime, lib): continue
         d.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(s, d)                       # keeps the mtime: an executed copy is newer than its source
         if s.relative_to(nbs).as_posix() in EXECUTE: todo.append(d)
