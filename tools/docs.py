@@ -14,6 +14,7 @@ import argparse, json, re, shutil, subprocess, sys, tempfile
 from pathlib import Path
 
 import yaml
+from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -28,21 +29,21 @@ def doc_base(cfg) -> str:
 
 def stage(nbs: Path, dest: Path):
     "Step 1: copy what changed in `nbs` to `dest`; run the changed EXECUTE notebooks there, saving their outputs."
-    todo, lib = [], max(p.stat().st_mtime for p in (ROOT/'eva_fastai').glob('*.py'))   # a library change runs them again
-    for s in sorted(p for p in nbs.rglob('*') if p.is_file() and not any(o[0] == '.' for o in p.relative_to(nbs).parts)):
-        d = dest/s.relative_to(nbs)
-        if d.exists() and d.stat().st_mtime >= max(s.stat().st_mtime, lib): continue
-        d.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(s, d)                       # keeps the mtime: an executed copy is newer than its source
-        if s.relative_to(nbs).as_posix() in EXECUTE: todo.append(d)
-    if not todo: return
-    names = '|'.join(re.escape(d.name) for d in todo)
-    print(f'docs: running {", ".join(d.name for d in todo)}', flush=True)
-    r = subprocess.run([BIN/'nbdev-test', str(dest), '--save', '--n-workers', str(min(2, len(todo))),
-                        '--file-re', f'^({names})$', '--skip-folder-re', '^[.]'], cwd=ROOT)
-    if r.returncode:
-        for d in todo: d.unlink()                # not up to date: run again next time
-        sys.exit('docs: a notebook failed (see above)')
+    dest.mkdir(exist_ok=True)
+    with FileLock(str(dest/'.stage.lock')):    # the notebook tests and a docs build may stage at the same time
+        todo, lib = [], max(p.stat().st_mtime for p in (ROOT/'eva_fastai').glob('*.py'))   # a library change runs them again
+        for s in sorted(p for p in nbs.rglob('*') if p.is_file() and not any(o[0] == '.' for o in p.relative_to(nbs).parts)):
+            d = dest/s.relative_to(nbs)    # a copy keeps its source's mtime (copy2): only a run copy is newer
+            if d.exists() and d.stat().st_mtime > max(s.stat().st_mtime, lib): continue
+            d.parent.mkdir(parents=True, exist_ok=True); shutil.copy2(s, d)
+            if s.relative_to(nbs).as_posix() in EXECUTE: todo.append(d)
+        if not todo: return
+        print(f'docs: running {", ".join(d.name for d in todo)}', flush=True)
+        r = subprocess.run([BIN/'nbdev-test', str(dest), '--save', '--n-workers', str(min(2, len(todo))), '--file-re',
+                            f'^({"|".join(re.escape(d.name) for d in todo)})$', '--skip-folder-re', '^[.]'], cwd=ROOT)
+        if r.returncode:
+            for d in todo: d.unlink()            # not up to date: run again next time
+            sys.exit('docs: a notebook failed (see above)')
 
 def _md(text: str, depth: int, base: str) -> str:
     "Markdown from nbdev's: no pandoc link attributes or `#|` lines; notebook and hosted-docs links relative."
