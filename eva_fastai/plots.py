@@ -7,7 +7,7 @@ Docs: https://eva-fastai.github.io/eva_fastai/plots.html.md"""
 
 # %% ../nbs/04_plots.ipynb #5b00f93b
 from __future__ import annotations
-from .core import EvaError, check   # first: the warnings policy is set before fastai loads
+from .core import EvaError   # first: the warnings policy is set before fastai loads
 import math, re
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -24,10 +24,8 @@ from fastai.learner import Learner, Recorder
 import fastai.callback.schedule   # Recorder.plot_lr_find, Recorder.plot_sched
 from fastai.interpret import ClassificationInterpretation
 from fastai.callback.hook import hook_output, hook_outputs
-from fastai.data.transforms import Normalize
 from fastai.data.core import DataLoaders
 from PIL import Image
-from fastai.data.load import DataLoader
 from fastai.data.core import TfmdDL
 from fastai.torch_core import TensorImage, show_image
 from .data import load_image

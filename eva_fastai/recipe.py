@@ -10,9 +10,9 @@ from __future__ import annotations
 from .core import *   # first: the warnings policy is set before fastai loads
 import json, time, math, platform, dataclasses, warnings
 from functools import partial
-from dataclasses import dataclass, field, asdict, fields
+from dataclasses import dataclass, asdict, fields
 from pathlib import Path
-import numpy as np, torch
+import torch
 from fastai.vision.all import *
 from fastai.callback.progress import ShowGraphCallback
 from .data import *
