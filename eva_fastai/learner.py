@@ -1,5 +1,5 @@
-"""`cifar_learner` (SGD with Nesterov momentum, the seed's loss and metric, airbench's parameter groups and decoupled
-hyperparameters), bf16/fp16 and channels-last callbacks, the schedules, lookahead and weight averaging, and the
+"""`cifar_learner` (SGD with Nesterov momentum, the seed's loss and metric, airbench's parameter groups, decoupled
+hyperparameters and Muon), bf16/fp16 and channels-last callbacks, the schedules, lookahead and weight averaging, and the
 two LR-finding tools.
 
 Docs: https://eva-fastai.github.io/eva_fastai/learner.html.md"""
@@ -27,15 +27,17 @@ from .augment import tta_views
 from .models import create_model
 import fastai.callback.progress, fastai.callback.hook  # Learner.no_bar, Learner.summary
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim._muon import _zeropower_via_newtonschulz, DEFAULT_A, DEFAULT_B, DEFAULT_C   # Muon's iteration, for conv filters
 
 # %% auto #0
-__all__ = ['precisions', 'run_epoch', 'schedules', 'sched_eva_linear', 'recorder_attrs', 'lr_suggest_funcs', 'BF16Autocast',
-           'ChannelsLastBatch', 'cpu_bf16_native', 'resolve_precision', 'precision_cbs', 'ResumeAt', 'epoch_in_run',
-           'TransformEpoch', 'TrainFor', 'sgd_nesterov', 'bn_bias_splitter', 'decoupled_sgd', 'init_images',
-           'cifar_learner', 'torch_one_cycle_lr', 'sched_torch_one_cycle', 'sched_stepped', 'sched_linear_cycle',
-           'triangular_lr', 'seed_per_epoch', 'lr_schedule', 'mom_schedule', 'schedule_cbs', 'fit_schedule',
-           'WeightEMA', 'Lookahead', 'track_train_metrics', 'keep_record', 'Throughput', 'StopOnNaN',
-           'InterruptAtBatch', 'evaluate', 'edge', 'lr_suggestions', 'pick_suggestion', 'find_lr', 'lr_range_test_acc']
+__all__ = ['precisions', 'run_epoch', 'optimizers', 'schedules', 'sched_eva_linear', 'recorder_attrs', 'lr_suggest_funcs',
+           'BF16Autocast', 'ChannelsLastBatch', 'cpu_bf16_native', 'resolve_precision', 'precision_cbs', 'ResumeAt',
+           'epoch_in_run', 'TransformEpoch', 'TrainFor', 'sgd_nesterov', 'bn_bias_splitter', 'decoupled_sgd', 'MuonSGD',
+           'muon_splitter', 'init_images', 'cifar_learner', 'torch_one_cycle_lr', 'sched_torch_one_cycle',
+           'sched_stepped', 'sched_linear_cycle', 'triangular_lr', 'seed_per_epoch', 'lr_schedule', 'mom_schedule',
+           'schedule_cbs', 'fit_schedule', 'WeightEMA', 'Lookahead', 'track_train_metrics', 'keep_record', 'Throughput',
+           'StopOnNaN', 'InterruptAtBatch', 'evaluate', 'edge', 'lr_suggestions', 'pick_suggestion', 'find_lr',
+           'lr_range_test_acc']
 
 # %% ../nbs/03_learner.ipynb #5596a213
 class BF16Autocast(Callback):
@@ -65,7 +67,7 @@ class ChannelsLastBatch(ChannelsLast):
         self.learn.xb = tuple(x.contiguous(memory_format=torch.channels_last) if isinstance(x, Tensor) and x.ndim == 4
                               else x for x in self.xb)
 
-# %% ../nbs/03_learner.ipynb #f9121033
+# %% ../nbs/03_learner.ipynb #1d6151d8
 precisions = ('auto', 'fp32', 'bf16', 'fp16')
 
 def cpu_bf16_native() -> bool:
@@ -73,6 +75,7 @@ def cpu_bf16_native() -> bool:
     try: return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
     except Exception: return False
 
+# %% ../nbs/03_learner.ipynb #3063f7d4
 def resolve_precision(precision:str='auto', device=None) -> str:
     "The precision that will run: 'fp32', 'bf16' or 'fp16' for `precision` on `device` (default: fastai's)."
     p = str(precision).lower()
@@ -83,6 +86,7 @@ def resolve_precision(precision:str='auto', device=None) -> str:
         raise EvaError(f"fp16 mixed precision needs a CUDA GPU (the device is {dt}); use bf16, fp32 or auto")
     return p
 
+# %% ../nbs/03_learner.ipynb #71da5283
 def precision_cbs(precision:str='auto', device=None) -> list:
     "Callbacks that train in `precision` on `device`: fastai's `MixedPrecision` on CUDA, `BF16Autocast` elsewhere."
     p = resolve_precision(precision, device)
@@ -111,7 +115,7 @@ def epoch_in_run(learn) -> int:
 
 run_epoch = deprecated(epoch_in_run, 'run_epoch')   # the old name, for one release
 
-# %% ../nbs/03_learner.ipynb #771f4a7e
+# %% ../nbs/03_learner.ipynb #ce0de715
 class TransformEpoch(Callback):
     "Before each training epoch, set `epoch` (the run's: `epoch_in_run`) on the training batch transforms that have one, such as `AlternatingFlip`."
     order, run_valid = -4, False
@@ -119,6 +123,7 @@ class TransformEpoch(Callback):
         for t in getattr(self.dls.train, 'dl', self.dls.train).after_batch.fs:
             if hasattr(t, 'epoch'): t.epoch = epoch_in_run(self.learn)
 
+# %% ../nbs/03_learner.ipynb #6f5a5b80
 class TrainFor(Callback):
     "Train the parameters `names` (`model.get_parameter` names) for the first `n_epoch` epochs of the run only; frozen after that."
     order, run_valid = -3, False
@@ -132,10 +137,11 @@ class TrainFor(Callback):
     def after_fit(self): self._set(True)   # as built again: an optimizer made later (`learn.export`, a resume) has the same groups
 
 # %% ../nbs/03_learner.ipynb #b2aa5d3b
-def sgd_nesterov(params, lr, mom:float=0.9, wd=1e-4, nesterov:bool=True) -> OptimWrapper:
-    "`torch.optim.SGD` with (Nesterov) momentum and L2 weight decay, wrapped for fastai; `lr` and `wd` may give one value per parameter group."
-    opt = OptimWrapper(params, torch.optim.SGD, lr=float(np.max(lr)), momentum=mom, weight_decay=float(np.max(wd)),
-                       nesterov=nesterov)
+def sgd_nesterov(params, lr, mom:float=0.9, wd=1e-4, nesterov:bool=True, muon_mom:float|None=None) -> OptimWrapper:
+    "`torch.optim.SGD` with (Nesterov) momentum and L2 weight decay, wrapped for fastai; `lr` and `wd` may give one value per parameter group; with `muon_mom`, `MuonSGD` (below)."
+    kw = {} if muon_mom is None else dict(muon_mom=muon_mom)
+    opt = OptimWrapper(params, torch.optim.SGD if muon_mom is None else MuonSGD, lr=float(np.max(lr)), momentum=mom,
+                       weight_decay=float(np.max(wd)), nesterov=nesterov, **kw)
     opt.set_hypers(lr=lr, wd=wd)
     return opt
 
@@ -153,6 +159,37 @@ def decoupled_sgd(lr:float, wd:float, mom:float, bs:int, lr_mults=(1.,)) -> tupl
     lrs = np.array([lr * scale * m for m in lr_mults])
     return lrs, wd * scale / lrs                 # torch multiplies weight_decay by the LR: the decay stays wd * scale
 
+# %% ../nbs/03_learner.ipynb #0f135e91
+class MuonSGD(torch.optim.SGD):
+    "torch's `SGD`, except that parameter groups with `muon=True` take airbench's Muon step: Nesterov momentum `muon_mom`, the update orthogonalised (`ns_steps` Newton-Schulz steps), the weight's norm first reset to sqrt(out channels)."
+    def __init__(self, params, lr=1e-3, muon_mom:float=0.6, ns_steps:int=3, **kwargs):
+        super().__init__(params, lr, **kwargs)
+        for g in self.param_groups:
+            g.setdefault('muon', False); g.setdefault('muon_mom', muon_mom); g.setdefault('ns_steps', ns_steps)
+    @torch.no_grad()
+    def step(self, closure=None):
+        groups = self.param_groups
+        self.param_groups = [g for g in groups if not g['muon']]   # torch's own SGD step for the others
+        try: loss = super().step(closure)
+        finally: self.param_groups = groups
+        for g in (g for g in groups if g['muon']):
+            for p in (p for p in g['params'] if p.grad is not None):
+                buf = self.state[p].setdefault('muon_buffer', torch.zeros_like(p.grad))
+                upd = p.grad.add(buf.mul_(g['muon_mom']).add_(p.grad), alpha=g['muon_mom'])   # Nesterov
+                p.mul_(len(p) ** 0.5 / p.norm())
+                o = _zeropower_via_newtonschulz(upd.reshape(len(p), -1), (DEFAULT_A, DEFAULT_B, DEFAULT_C), g['ns_steps'], 1e-7)
+                p.add_(o.view(p.shape).to(p.dtype), alpha=-g['lr'])
+        return loss
+
+# %% ../nbs/03_learner.ipynb #20594b91
+def muon_splitter(model:nn.Module) -> list:
+    "fastai parameter groups `[BatchNorm biases, other parameters, convolution filters (muon=True)]`, each of trainable parameters only."
+    bn_bias, rest = bn_bias_splitter(model)
+    return [{'params': bn_bias}, {'params': [p for p in rest if p.ndim != 4]},
+            {'params': [p for p in rest if p.ndim == 4], 'muon': True}]
+
+optimizers = ('sgd', 'muon')   # what `RecipeConfig.optimizer` chooses: torch's SGD, or `MuonSGD` with `muon_lr`
+
 # %% ../nbs/03_learner.ipynb #4d111e15
 def init_images(dls:DataLoaders, n:int=5000, seed:int=0) -> Tensor:
     "`n` training images (a seeded random choice) as the validation pipeline serves them: decoded and normalised, not augmented."
@@ -165,24 +202,26 @@ def init_images(dls:DataLoaders, n:int=5000, seed:int=0) -> Tensor:
 def cifar_learner(dls:DataLoaders, arch='custom_resnet', lr:float=0.03, wd:float=1e-4, mom:float=0.9,
                   nesterov:bool=True, label_smoothing:float=0., precision:str='fp32', channels_last:bool=True,
                   cbs=None, n_in:int=3, bn_bias_lr:float=1., decoupled:bool=False, bs:int|None=None,
-                  n_init:int=5000, **kwargs) -> Learner:
-    "A fastai `Learner` for `dls`: `arch` from `archs`, SGD(+Nesterov), cross-entropy, `accuracy`, `precision`; see the list above for `bn_bias_lr`, `decoupled` and data-initialised networks."
+                  n_init:int=5000, muon_lr:float|None=None, muon_mom:float=0.6, **kwargs) -> Learner:
+    "A fastai `Learner` for `dls`: `arch` from `archs`, SGD(+Nesterov), cross-entropy, `accuracy`, `precision`; see the list above for `bn_bias_lr`, `decoupled`, `muon_lr` and data-initialised networks."
     n_out = getattr(dls, 'c', None)
     if not n_out: raise EvaError("the DataLoaders have no classes (dls.c); build them with eva_fastai.data.cifar_dls")
     check('lr', lr, gt=0); check('wd', wd, ge=0); check('mom', mom, ge=0, lt=1)
     if nesterov and mom == 0: raise EvaError("Nesterov momentum needs momentum > 0; set mom or turn nesterov off")
     check('label_smoothing', label_smoothing, ge=0, lt=1); check('bn_bias_lr', bn_bias_lr, gt=0)
+    if muon_lr is not None: check('muon_lr', muon_lr, gt=0); check('muon_mom', muon_mom, ge=0, lt=1)
     prec = resolve_precision(precision, getattr(dls, 'device', None))
     model = create_model(arch, n_in=n_in, n_out=n_out)
     if hasattr(model, 'init_from'): model.init_from(init_images(dls, n_init))   # e.g. airbench's patch whitening
-    groups = bn_bias_splitter if bn_bias_lr != 1 else trainable_params
-    mults = (bn_bias_lr, 1.) if bn_bias_lr != 1 else (1.,)
+    groups = muon_splitter if muon_lr else bn_bias_splitter if bn_bias_lr != 1 else trainable_params
+    mults = (bn_bias_lr, 1.) if bn_bias_lr != 1 or muon_lr else (1.,)
     if decoupled: lrs, wds = decoupled_sgd(lr, wd, mom, bs or dls.train.bs, mults)
     else: lrs, wds = np.array([lr * m for m in mults]), np.array([wd / m for m in mults])
-    if len(mults) == 1: lrs, wds = float(lrs[0]), float(wds[0])
+    if muon_lr: lrs, wds = np.append(lrs, muon_lr), np.append(wds, 0.)   # the filters' group: Muon's own LR, no decay
+    if len(lrs) == 1: lrs, wds = float(lrs[0]), float(wds[0])
     loss_func = LabelSmoothingCrossEntropyFlat(eps=label_smoothing) if label_smoothing > 0 else CrossEntropyLossFlat()
     xtra = precision_cbs(prec, getattr(dls, 'device', None)) + ([ChannelsLastBatch()] if channels_last else [])
-    learn = Learner(dls, model, loss_func=loss_func, opt_func=partial(sgd_nesterov, mom=mom, wd=wds, nesterov=nesterov),
+    learn = Learner(dls, model, loss_func=loss_func, opt_func=partial(sgd_nesterov, mom=mom, wd=wds, nesterov=nesterov, muon_mom=muon_mom if muon_lr else None),
                     lr=lrs, wd=wds, moms=(mom, mom, mom), metrics=accuracy, splitter=groups,
                     cbs=L(xtra) + L(TransformEpoch()) + L(cbs), **kwargs)
     learn.precision = prec
@@ -291,7 +330,7 @@ def schedule_cbs(learn:Learner, n_epoch:float, lr_max=None, schedule:str='one_cy
     partial_epoch = n_epoch != int(n_epoch)   # e.g. airbench's 9.9 epochs: ResumeAt ends the run mid-epoch
     return [ParamScheduler(scheds)] + ([ResumeAt(start_epoch, n_epoch)] if start_epoch or partial_epoch else [])
 
-# %% ../nbs/03_learner.ipynb #30aa0a40
+# %% ../nbs/03_learner.ipynb #e4aafd5e
 def fit_schedule(learn:Learner, n_epoch:float, lr_max=None, schedule:str='one_cycle', pct_start:float=0.2,
                  div:float=25., div_final:float=2.5e5, peak_epoch:float|None=None, step_per_epoch:bool|None=None,
                  moms=None, wd=None, cbs=None, reset_opt:bool=False, start_epoch:int=0):
@@ -302,6 +341,7 @@ def fit_schedule(learn:Learner, n_epoch:float, lr_max=None, schedule:str='one_cy
     sched = schedule_cbs(learn, n_epoch, lr_max, schedule, moms=moms, start_epoch=start_epoch, **kw)
     learn.fit(math.ceil(n_epoch) - start_epoch, cbs=sched + L(cbs), reset_opt=False, wd=wd)
 
+# %% ../nbs/03_learner.ipynb #61281314
 @patch
 def fit_linear_cycle(self:Learner, n_epoch:int, lr_max=None, peak_epoch:float=5, div:float=25., moms=None,
                       step_per_epoch:bool=False, wd=None, cbs=None, reset_opt:bool=False, start_epoch:int=0):
@@ -444,7 +484,7 @@ def evaluate(learn, dl=None, tta:int=1) -> dict:
         res.update(tta_accuracy=float((avg.argmax(1) == targs).float().mean()), tta_level=tta)
     return res
 
-# %% ../nbs/03_learner.ipynb #246abee3
+# %% ../nbs/03_learner.ipynb #600eb658
 def edge(lrs, losses, num_it):
     "The LR of the lowest loss, where the loss stops falling: the upper bound of Smith's LR range test."
     i = int(torch.as_tensor(losses).argmin())
@@ -452,6 +492,7 @@ def edge(lrs, losses, num_it):
 
 lr_suggest_funcs = {'valley': valley, 'slide': slide, 'minimum': minimum, 'steep': steep, 'edge': edge}
 
+# %% ../nbs/03_learner.ipynb #bbd03e80
 def lr_suggestions(lrs, losses, num_it:int) -> tuple:
     "fastai's LR suggestions on an LR-finder curve cut at its lowest loss: `({name: lr}, [(name, (lr, loss)), ...])`."
     lrs, losses = tensor(lrs).float(), tensor(losses).float()
