@@ -3,7 +3,7 @@
 The DataLoaders are `cifar_dls(test_data_path(), bs, item_tfms=..., batch_tfms=..., subset=...)` (a stratified
 subset of the 50,000 training images; `--full` for all) with the 'seed' augmentation preset placed as the recipe's
 `aug_on` places it (`--aug-on`, default `auto`: on a CPU `split`, albumentations on the items up to the rotation and
-the exact rest on the batch; on a GPU `batch`; `items`, all albumentations; `eva_fastai.augment.aug_fns` builds
+the exact rest on the batch; on a GPU `batch`; `items`, all albumentations; `eva_fastai.augment.preset_tfms` builds
 them), the Learner `cifar_learner(dls, precision='auto')`, trained with `fit_schedule(learn, 1)`. Validation is
 skipped: only the training phase is measured.
 
@@ -26,7 +26,7 @@ from fastai.basics import Callback, CancelFitException, CancelValidException
 from eva_fastai.testing import test_data_path
 from eva_fastai.data import cifar_dls, default_workers
 from eva_fastai.learner import cifar_learner, fit_schedule
-from eva_fastai.augment import aug_ons, aug_fns, aug_on_mode
+from eva_fastai.augment import aug_places, preset_tfms, resolve_aug_on
 
 try: import psutil
 except ImportError: psutil = None
@@ -38,7 +38,7 @@ def parse_args(argv=None):
     p.add_argument('--full', action='store_true', help='all 50,000 training images')
     p.add_argument('--bs', type=int, default=512, help='batch size (default 512, the memory target\'s; the seed preset uses 128)')
     p.add_argument('--aug', default='seed', help="augmentation preset for eva_fastai.augment.aug_tfms; 'none' for none")
-    p.add_argument('--aug-on', default='auto', choices=aug_ons,
+    p.add_argument('--aug-on', default='auto', choices=aug_places,
                    help="augment the items (albumentations), whole batches (torch), or split: the items up to the last "
                         "transform without an exact batch version, the rest on the batch; auto (the recipe's default): "
                         "batch on a GPU, split on a CPU")
@@ -53,11 +53,11 @@ def parse_args(argv=None):
 
 
 def tfms_of(preset, on):
-    "The item and batch transforms of `preset` placed by `on` (`eva_fastai.augment.aug_fns`) and a description of each."
-    mode = aug_on_mode(on)
+    "The item and batch transforms of `preset` placed by `on` (`eva_fastai.augment.preset_tfms`) and a description of each."
+    mode = resolve_aug_on(on)
     if preset in (None, '', 'none'): return mode, None, 'none', None, 'none'
-    item_tfms, batch_tfms = aug_fns(preset, on=mode)
-    desc = lambda i: f'aug_fns({preset!r}, on={mode!r})[{i}](<train stats>)'
+    item_tfms, batch_tfms = preset_tfms(preset, on=mode)
+    desc = lambda i: f'preset_tfms({preset!r}, on={mode!r})[{i}](<train stats>)'
     return mode, item_tfms, desc(0) if item_tfms else 'none', batch_tfms, desc(1) if batch_tfms else 'none'
 
 

@@ -3,7 +3,7 @@
 `aug_tfms` turns a preset of `aug_presets` (`seed`, `assignment`, `fast`, `airbench`, `none`) into fastai item
 transforms (`AlbumentationsTransform`); `batch_aug_tfms` and `split_aug_tfms` run the same augmentations on whole
 batches, on the CPU or a GPU (`BatchPadCrop`, `BatchFlip`, `BatchRGBShift`, `BatchCutout`, `AlternatingFlip`);
-`aug_fns` picks the placement; `tta_views` gives the test-time augmentation of each level.
+`preset_tfms` picks the placement; `tta_views` gives the test-time augmentation of each level.
 
 Docs: https://eva-fastai.github.io/eva_fastai/augment.html.md"""
 
@@ -11,7 +11,7 @@ Docs: https://eva-fastai.github.io/eva_fastai/augment.html.md"""
 
 # %% ../nbs/01_augment.ipynb #767ef4bd
 from __future__ import annotations
-from .core import EvaError, check   # first: the warnings policy is set before fastai loads
+from .core import EvaError, check, deprecated   # first: the warnings policy is set before fastai loads
 import math, random
 from pathlib import Path
 import numpy as np, torch, cv2
@@ -23,11 +23,11 @@ from albumentations.pytorch import ToTensorV2
 from .data import load_image, as_subclass
 
 # %% auto #0
-__all__ = ['SEED_MEAN', 'SEED_STD', 'aug_presets', 'aug_ons', 'tta_names', 'AlbumentationsTransform', 'mean_fill', 'seed_preset',
-           'assignment_preset', 'AlternatingHorizontalFlip', 'airbench_preset', 'fast_preset', 'none_preset',
-           'aug_pipeline', 'aug_tfms', 'BatchPadCrop', 'BatchFlip', 'BatchRGBShift', 'BatchCutout', 'AlternatingFlip',
-           'batch_tfms_from', 'batch_aug_tfms', 'split_tfms', 'split_aug_tfms', 'aug_on_mode', 'aug_fns', 'shift',
-           'tta_views']
+__all__ = ['SEED_MEAN', 'SEED_STD', 'aug_presets', 'aug_places', 'aug_ons', 'aug_on_mode', 'aug_fns', 'tta_names',
+           'AlbumentationsTransform', 'mean_fill', 'seed_preset', 'assignment_preset', 'AlternatingHorizontalFlip',
+           'airbench_preset', 'fast_preset', 'none_preset', 'aug_pipeline', 'aug_tfms', 'BatchPadCrop', 'BatchFlip',
+           'BatchRGBShift', 'BatchCutout', 'AlternatingFlip', 'batch_tfms_from', 'batch_aug_tfms', 'split_tfms',
+           'split_aug_tfms', 'resolve_aug_on', 'preset_tfms', 'shift', 'tta_views']
 
 # %% ../nbs/01_augment.ipynb #464d0adb
 _PASS_THROUGH = (TensorCategory, TensorMultiCategory, int)   # label types that `encodes(x: object)` returns as they are
@@ -142,12 +142,13 @@ def none_preset(size=32, mean=SEED_MEAN) -> A.Compose:
 # %% ../nbs/01_augment.ipynb #1236eaf0
 aug_presets = {'seed': seed_preset, 'assignment': assignment_preset, 'airbench': airbench_preset, 'fast': fast_preset, 'none': none_preset}
 
-# %% ../nbs/01_augment.ipynb #9c16db70
+# %% ../nbs/01_augment.ipynb #09121f23
 def aug_pipeline(preset, size=32, mean=SEED_MEAN, stats=None) -> A.Compose:
     "The albumentations pipeline of augmentation `preset` (a name in `aug_presets`) at image `size`; cutout fills with the mean of `stats` if given, else `mean`."
     check('aug', preset, one_of=aug_presets)
     return aug_presets[preset](size, stats[0] if stats is not None else mean)
 
+# %% ../nbs/01_augment.ipynb #19a96c37
 def aug_tfms(preset, size=32, mean=SEED_MEAN, stats=None) -> list:
     "The item transforms of augmentation `preset` (a name in `aug_presets`) at image `size`; cutout fills with the mean of `stats` if given, else `mean`."
     tfms = aug_pipeline(preset, size, mean, stats)
@@ -291,16 +292,18 @@ def split_aug_tfms(preset, size=32, mean=SEED_MEAN, stats=None) -> tuple:
     return ([AlbumentationsTransform(head)] if len(head.transforms) else []), tail
 
 # %% ../nbs/01_augment.ipynb #75f6e0a1
-aug_ons = ('auto', 'items', 'batch', 'split')
+aug_places = ('auto', 'items', 'batch', 'split')
 
-def aug_on_mode(on:str='auto') -> str:
-    "Where augmentation runs for choice `on` (one of `aug_ons`): 'items', 'batch' or 'split'; 'auto' is 'batch' with a GPU, else 'split'."
-    check('aug_on', on, one_of=aug_ons)
+def resolve_aug_on(on:str='auto') -> str:
+    "Where augmentation runs for choice `on` (one of `aug_places`): 'items', 'batch' or 'split'; 'auto' is 'batch' with a GPU, else 'split'."
+    check('aug_on', on, one_of=aug_places)
     return on if on != 'auto' else 'batch' if torch.cuda.is_available() else 'split'
 
-def aug_fns(preset, size=32, on:str='auto') -> tuple:
-    "`(item_tfms, batch_tfms)` for `cifar_dls` that augment by `preset` where `on` says (`aug_on_mode`): functions of the training stats, or None."
-    mode = aug_on_mode(on)
+
+# %% ../nbs/01_augment.ipynb #16fe3e8b
+def preset_tfms(preset, size=32, on:str='auto') -> tuple:
+    "`(item_tfms, batch_tfms)` for `cifar_dls` that augment by `preset` where `on` says (`resolve_aug_on`): functions of the training stats, or None."
+    mode = resolve_aug_on(on)
     if mode == 'items': return (lambda stats: aug_tfms(preset, size, stats=stats)), None
     if mode == 'batch': return None, (lambda stats: batch_aug_tfms(preset, size, stats=stats))
     built = {}
@@ -310,7 +313,12 @@ def aug_fns(preset, size=32, on:str='auto') -> tuple:
         return built[key]
     return (lambda stats: split(stats)[0]), (lambda stats: split(stats)[1])
 
-# %% ../nbs/01_augment.ipynb #8e05fee5
+# %% ../nbs/01_augment.ipynb #64d80d2a
+aug_ons = aug_places                                     # the old names, for one release
+aug_on_mode = deprecated(resolve_aug_on, 'aug_on_mode')
+aug_fns = deprecated(preset_tfms, 'aug_fns')
+
+# %% ../nbs/01_augment.ipynb #bd4a0cd6
 def shift(x:Tensor, d:int) -> Tensor:
     "Batch `x` moved by `d` pixels down and right (`d < 0`: up and left), its borders reflected."
     h, w, a = x.shape[-2], x.shape[-1], abs(d)
@@ -320,6 +328,7 @@ def _mirror(x): return x.flip(-1)
 
 tta_names = {0: 'no TTA', 1: 'flip TTA', 2: 'flip + translate TTA'}
 
+# %% ../nbs/01_augment.ipynb #530dae7a
 def tta_views(level:int=1) -> list:
     "`[(weight, view), ...]` of TTA `level` (0 none, 1 mirror, 2 mirror and 1-pixel translations); `view` maps a batch to a batch, `None` is the batch itself."
     check('tta', level, one_of=tta_names, hint=' (0 none, 1 mirror, 2 mirror and translations)')

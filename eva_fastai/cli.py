@@ -37,6 +37,15 @@ def _add_tta(g, h, default=None):
     g.add_argument('--tta', type=int, nargs='?', const=1, default=default, choices=(0, 1, 2), metavar='LEVEL', help=h)
     g.add_argument('--no-tta', dest='tta', action='store_const', const=0, help='no test-time augmentation (--tta 0)')
 
+class _OldFlag(argparse.Action):
+    "The old spelling of a renamed flag: stores its value under the new name, with a one-line deprecation note on stderr."
+    def __init__(self, *args, new:str='', **kwargs): super().__init__(*args, **kwargs); self.new = new
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"eva-fastai: note: {option_string} is deprecated and goes in a later release; use {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+_kept_flags = {'random_seed': '--seed'}   # renamed settings whose old flag stays as a short alias for good
+
 def add_config_args(p: argparse.ArgumentParser, skip=()):
     "Add one flag per `RecipeConfig` field but those in `skip` to `p` (default `None`: only flags given override the preset)."
     docs = docments(RecipeConfig)
@@ -46,11 +55,14 @@ def add_config_args(p: argparse.ArgumentParser, skip=()):
         flag, t, h = '--' + f.name.replace('_', '-'), _arg_type(f), f"{docs.get(f.name) or ''} [{f.default}]"
         if f.name == 'tta': _add_tta(g, h)
         elif t is bool: g.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=h)
-        else: g.add_argument(flag, type=t, default=None, metavar=f.name.upper(), help=h)
+        else: g.add_argument(flag, *filter(None, [_kept_flags.get(f.name)]), type=t, default=None, metavar=f.name.upper(), help=h)
+        old = {v: k for k, v in renamed_settings.items()}.get(f.name)
+        if old and f.name not in _kept_flags:
+            g.add_argument('--' + old.replace('_', '-'), dest=f.name, type=t, action=_OldFlag, new=flag, help=argparse.SUPPRESS)
 
 # %% ../nbs/06_cli.ipynb #be211abc
 # the finder runs before training: the schedule, its length and peak, the average and the evaluation play no part
-_not_for_lr_find = ('epochs', 'lr_max', 'lr_find', 'schedule', 'pct_start', 'div', 'div_final', 'ema', 'lookahead', 'whiten_bias_epochs', 'tta', 'out')
+_not_for_lr_find = ('epochs', 'lr_max', 'lr_find', 'schedule', 'pct_start', 'div', 'div_final', 'ema_decay', 'lookahead', 'whiten_bias_epochs', 'tta', 'out')
 
 class _Parser(argparse.ArgumentParser):
     "argparse, with errors as one line and exit code 2."
@@ -203,7 +215,9 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     if not a.cmd: p.print_help(); return 2
     try:
-        with bar_only_on_terminal(): return _cmds[a.cmd](a)
+        with bar_only_on_terminal(), warnings.catch_warnings():   # warnings as one line each, as the errors are
+            warnings.showwarning = lambda msg, cat, *_, **__: print(f'eva-fastai: {cat.__name__}: {msg}', file=sys.stderr)
+            return _cmds[a.cmd](a)
     except run_errors as e:   # each knows its exit code and how it is introduced (eva_fastai.core)
         if a.debug and not isinstance(e, RunInterrupted): raise
         print(f'eva-fastai: {e.label}{e}', file=sys.stderr); return e.exit_code

@@ -8,7 +8,7 @@ Docs: https://eva-fastai.github.io/eva_fastai/recipe.html.md"""
 # %% ../nbs/05_recipe.ipynb #873113f6
 from __future__ import annotations
 from .core import *   # first: the warnings policy is set before fastai loads
-import json, time, math, platform, dataclasses, warnings
+import json, time, math, platform, dataclasses, warnings, functools
 from functools import partial
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
@@ -25,10 +25,10 @@ from .export import save_model
 from .plots import *
 
 # %% auto #0
-__all__ = ['presets', 'lr_find_plot', 'RecipeConfig', 'preset_config', 'check_config', 'save_config', 'config_dict',
-           'load_config', 'prepare_out', 'aug_mode', 'build', 'train_cbs', 'start_run', 'run_learner', 'run_lr_finder',
-           'choose_lr', 'resume_run', 'fit_run', 'recipe_figures', 'accuracy_text', 'write_report', 'run_results',
-           'export_run', 'run']
+__all__ = ['renamed_settings', 'presets', 'lr_find_plot', 'RecipeConfig', 'renew_settings', 'preset_config', 'check_config',
+           'save_config', 'config_dict', 'load_config', 'prepare_out', 'build', 'aug_mode', 'train_cbs', 'start_run',
+           'run_learner', 'run_lr_finder', 'choose_lr', 'resume_run', 'fit_run', 'recipe_figures', 'accuracy_text',
+           'write_report', 'run_results', 'export_run', 'run']
 
 # %% ../nbs/05_recipe.ipynb #d5479c3b
 @dataclass
@@ -51,12 +51,14 @@ class RecipeConfig:
     nesterov: bool = True              # Nesterov momentum
     decoupled: bool = False            # lr_max and wd per 1024 examples and independent of the momentum (airbench's parametrisation)
     bn_bias_lr: float = 1.             # LR multiplier of the BatchNorm biases, their own parameter group (airbench: 64)
+    optimizer: str = 'sgd'             # 'sgd' (torch's, with `momentum` and `nesterov`) or 'muon': Muon on the convolution filters at `muon_lr`, SGD on the rest (airbench94_muon)
+    muon_lr: float = 0.24              # LR of the convolution filters with optimizer='muon' (scheduled with the others)
     label_smoothing: float = 0.        # label smoothing of the cross-entropy loss
-    ema: float = 0.                    # decay of a moving average of the weights that validation and the final model use (e.g. 0.99); 0: off
+    ema_decay: float = 0.              # decay of a moving average of the weights that validation and the final model use (e.g. 0.99); 0: off
     lookahead: bool = False            # airbench's lookahead: every 5 steps pull the weights toward their moving average
     whiten_bias_epochs: float = 3.     # epochs the bias of a patch-whitening layer trains (the airbench network)
     tta: int = 1                       # test-time augmentation: 0 none, 1 mirror (flip), 2 mirror and two 1-pixel translations (airbench's)
-    seed: int = 42                     # random seed: data order, augmentation, initial weights
+    random_seed: int = 42              # random seed: data order, augmentation, initial weights
     precision: str = 'auto'            # 'auto' (bf16 on CPU, fp16 on GPU), 'fp32', 'bf16' or 'fp16'
     channels_last: bool = True         # channels-last memory format (faster convolutions)
     size: int = 32                     # image size; crops and cutout holes scale with it
@@ -68,6 +70,33 @@ class RecipeConfig:
     out: str|None = None               # run folder (default: runs/<preset>-<date>-<time>)
     preset: str|None = None            # the preset these settings started from, for the record
 
+# %% ../nbs/05_recipe.ipynb #3ae2c075
+renamed_settings = {'ema': 'ema_decay', 'seed': 'random_seed'}   # old name → new name, both accepted for one release
+
+def renew_settings(d:dict, where:str='setting') -> dict:
+    "`d` with the old names of `renamed_settings` replaced by the new ones, each with a one-line `FutureWarning`."
+    d = dict(d)
+    for old, new in renamed_settings.items():
+        if old not in d: continue
+        if new in d: raise EvaError(f"{where}s {old!r} and {new!r} are the same setting; keep {new!r} alone")
+        warnings.warn(f"{where} {old!r} is deprecated; use {new!r}", FutureWarning, stacklevel=3)
+        d[new] = d.pop(old)
+    return d
+
+# %% ../nbs/05_recipe.ipynb #6d432913
+_dataclass_init = RecipeConfig.__init__
+
+@functools.wraps(_dataclass_init)
+def _init_renewed(self, *args, **kwargs): _dataclass_init(self, *args, **renew_settings(kwargs))
+RecipeConfig.__init__ = _init_renewed
+
+def _old_name(old, new):
+    def get(self):
+        warnings.warn(f"RecipeConfig.{old} is deprecated; use .{new}", FutureWarning, stacklevel=2)
+        return getattr(self, new)
+    return property(get, doc=f"Deprecated name of `{new}`, kept for one release.")
+for old, new in renamed_settings.items(): setattr(RecipeConfig, old, _old_name(old, new))
+
 # %% ../nbs/05_recipe.ipynb #03d0e0b4
 presets = {
     'seed': dict(),
@@ -78,13 +107,16 @@ presets = {
     'airbench': dict(arch='airbench', aug='airbench', bs=1024, epochs=9.9, lr_max=11.5, wd=0.0153, momentum=0.85,
                      decoupled=True, bn_bias_lr=64., label_smoothing=0.2, schedule='linear_zero', pct_start=0.23,
                      div=5., div_final=1/0.07, lookahead=True, lr_find=False, tta=2),
+    'airbench_muon': dict(arch='airbench', aug='airbench', bs=2000, epochs=12, lr_max=6.5, wd=0.0157, momentum=0.85,
+                          decoupled=True, bn_bias_lr=64., optimizer='muon', muon_lr=0.24, label_smoothing=0.2,
+                          schedule='linear_zero', pct_start=0.01, div=1., div_final=1e4, lr_find=False, tta=2),
     'smoke': dict(epochs=2, subset=2000, test_subset=1000, schedule='one_cycle', arch='resnet9', lr_max=0.1, bs=64),
 }
 
 def preset_config(name='seed', **overrides) -> RecipeConfig:
     "The config of preset `name` with `overrides` applied."
     check('preset', name, one_of=presets)
-    return RecipeConfig(**{**presets[name], **{k: v for k, v in overrides.items() if v is not None}, 'preset': name})
+    return RecipeConfig(**{**presets[name], **renew_settings({k: v for k, v in overrides.items() if v is not None}), 'preset': name})
 
 # %% ../nbs/05_recipe.ipynb #61c9c115
 def check_config(c: RecipeConfig) -> RecipeConfig:
@@ -97,20 +129,21 @@ def check_config(c: RecipeConfig) -> RecipeConfig:
     if c.tta in (True, False): c.tta = int(c.tta)   # configs saved before TTA had levels
     check('tta', c.tta, one_of=tta_names, hint=' (0 none, 1 mirror, 2 mirror and translations)')
     for n, choices in (('arch', archs), ('aug', aug_presets), ('schedule', schedules), ('precision', precisions),
-                       ('aug_on', aug_ons), ('suggestion', lr_suggest_funcs)): check(n, getattr(c, n), one_of=choices)
+                       ('aug_on', aug_places), ('suggestion', lr_suggest_funcs), ('optimizer', optimizers)): check(n, getattr(c, n), one_of=choices)
     if isinstance(c.lr_max, str) and c.lr_max != 'find':   # numbers from the command line arrive as text
         try: c.lr_max = float(c.lr_max)
         except ValueError: pass
     if c.lr_max != 'find': check('lr_max', c.lr_max, gt=0, hint=" or 'find'")
     elif c.decoupled: check('lr_max', c.lr_max, gt=0, hint=" per 1024 examples with decoupled (the LR finder's suggestions are torch's LRs)")
-    check('bn_bias_lr', c.bn_bias_lr, gt=0); check('whiten_bias_epochs', c.whiten_bias_epochs, ge=0)
+    if c.optimizer == 'muon' and c.lr_max == 'find': raise EvaError("optimizer='muon' needs a number for lr_max (the LR finder's suggestion is one LR for every group); pass --lr-max")
+    check('muon_lr', c.muon_lr, gt=0); check('bn_bias_lr', c.bn_bias_lr, gt=0); check('whiten_bias_epochs', c.whiten_bias_epochs, ge=0)
     check('pct_start', c.pct_start, gt=0, lt=1); check('div', c.div, ge=1); check('div_final', c.div_final, ge=1)
     for n in ('wd', 'momentum', 'label_smoothing'): check(n, getattr(c, n), ge=0, lt=1)
-    check('ema', c.ema, ge=0, lt=1, hint=' (e.g. 0.99; 0 turns the average off)')
+    check('ema_decay', c.ema_decay, ge=0, lt=1, hint=' (e.g. 0.99; 0 turns the average off)')
     if c.num_workers is not None: check('num_workers', c.num_workers, ge=0, whole=True)
     return c
 
-# %% ../nbs/05_recipe.ipynb #0ac58f8b
+# %% ../nbs/05_recipe.ipynb #f9e45241
 def save_config(c: RecipeConfig, path):
     "Write `c` to `path` as JSON (or YAML for .yaml/.yml), atomically."
     path = Path(path)
@@ -120,6 +153,7 @@ def save_config(c: RecipeConfig, path):
     else: text = json.dumps(d, indent=2)
     return atomic_write(path, text)
 
+# %% ../nbs/05_recipe.ipynb #3172d764
 def config_dict(path) -> dict:
     "The settings in a JSON/YAML config file, checked for unknown keys."
     path = Path(path)
@@ -130,13 +164,15 @@ def config_dict(path) -> dict:
         else: d = json.loads(path.read_text())
     except Exception as e: raise EvaError(f"config file {path} is not valid JSON/YAML ({type(e).__name__}: {e}); fix its syntax") from None
     if not isinstance(d, dict): raise EvaError(f"config file {path} must hold a mapping of settings")
+    d = renew_settings(d, where=f'config file {path}: setting')
     unknown = sorted(set(d) - {f.name for f in fields(RecipeConfig)})
     if unknown: raise EvaError(f"config file {path} has unknown setting(s): {', '.join(unknown)}; see `eva-fastai train --help`")
     return d
 
+# %% ../nbs/05_recipe.ipynb #c5d0e2f9
 def load_config(path, **overrides) -> RecipeConfig:
     "Load a `RecipeConfig` from JSON/YAML `path`, with `overrides` applied."
-    return RecipeConfig(**{**config_dict(path), **{k: v for k, v in overrides.items() if v is not None}})
+    return RecipeConfig(**{**config_dict(path), **renew_settings({k: v for k, v in overrides.items() if v is not None})})
 
 # %% ../nbs/05_recipe.ipynb #1d7e1bee
 def prepare_out(c: RecipeConfig, resume=False, overwrite=False) -> Path:
@@ -170,20 +206,22 @@ def _versions():
             'albumentations': albumentations.__version__}
 
 # %% ../nbs/05_recipe.ipynb #81d694c8
-def aug_mode(c: RecipeConfig) -> str:
-    "Where config `c` augments: 'items', 'batch' or 'split' (`aug_on_mode` of its `aug_on`)."
-    return aug_on_mode(c.aug_on)
-
 def build(c: RecipeConfig, global_bs:int|None=None):
     "The DataLoaders and Learner of config `c` (no training); `global_bs`: the batch size of all processes together (default `c.bs`)."
-    item_tfms, batch_tfms = aug_fns(c.aug, c.size, c.aug_on)
+    item_tfms, batch_tfms = preset_tfms(c.aug, c.size, c.aug_on)
     dls = cifar_dls(c.data, bs=c.bs, item_tfms=item_tfms, size=c.size, subset=c.subset, batch_tfms=batch_tfms,
-                    test_subset=c.test_subset, seed=c.seed, num_workers=c.num_workers, strict=c.strict)
+                    test_subset=c.test_subset, seed=c.random_seed, num_workers=c.num_workers, strict=c.strict)
     learn = cifar_learner(dls, arch=c.arch, lr=c.lr_max if not isinstance(c.lr_max, str) else 1e-3, wd=c.wd, mom=c.momentum,
                           nesterov=c.nesterov, label_smoothing=c.label_smoothing, precision=c.precision,
                           channels_last=c.channels_last, bn_bias_lr=c.bn_bias_lr, decoupled=c.decoupled,
-                          bs=global_bs or c.bs)
+                          bs=global_bs or c.bs, muon_lr=c.muon_lr if c.optimizer == 'muon' else None)
     return dls, learn
+
+# %% ../nbs/05_recipe.ipynb #ff32ca64
+def aug_mode(c: RecipeConfig) -> str:
+    "Deprecated, for one release: `resolve_aug_on(c.aug_on)`."
+    warnings.warn("aug_mode(c) is deprecated; use resolve_aug_on(c.aug_on)", DeprecationWarning, stacklevel=2)
+    return resolve_aug_on(c.aug_on)
 
 # %% ../nbs/05_recipe.ipynb #2396b587
 def _on_rank0(f):
@@ -201,7 +239,7 @@ def train_cbs(c: RecipeConfig, learn, checkpoint:dict|None=None) -> list:
     "The callbacks that config `c` trains `learn` with: its weight average, lookahead and a whitening layer's bias epochs; continued from `checkpoint`'s states."
     ck = checkpoint or {}
     cbs = [Lookahead(state=ck.get('lookahead'))] if c.lookahead else []
-    if c.ema: cbs.append(WeightEMA(c.ema, state=ck.get('ema')))   # validation, evaluation and the export use the average
+    if c.ema_decay: cbs.append(WeightEMA(c.ema_decay, state=ck.get('ema')))   # validation, evaluation and the export use the average
     if isinstance(getattr(get_model(learn.model), 'whiten', None), nn.Module):   # airbench's: its bias trains first
         cbs.append(TrainFor(c.whiten_bias_epochs, 'whiten.bias'))
     return cbs
@@ -242,7 +280,7 @@ def run_learner(c: RecipeConfig, world:int=1, say=print, resume=False) -> Learne
     learn.path, learn.model_dir = Path(c.out), 'models'
     return learn
 
-# %% ../nbs/05_recipe.ipynb #b92d6a16
+# %% ../nbs/05_recipe.ipynb #e0c6a57b
 def run_lr_finder(learn, out, suggestion:str='valley', lr:float|None=None) -> tuple:
     "Run the LR finder on `learn` and save `lr_find.png` in `out`, marking `lr` (default: the finder's `suggestion`); return `(that lr, {suggestion: lr})`."
     suggested, finder = find_lr(learn, suggest=None if lr else suggestion)
@@ -253,6 +291,7 @@ def run_lr_finder(learn, out, suggestion:str='valley', lr:float|None=None) -> tu
 
 lr_find_plot = deprecated(run_lr_finder, 'lr_find_plot')   # the old name, for one release
 
+# %% ../nbs/05_recipe.ipynb #fbb0db52
 def choose_lr(c: RecipeConfig, learn, say=print) -> tuple:
     "The peak LR of a new run of config `c` and the LR finder's suggestions (`{}` when it does not run): `(lr, suggestions)`."
     lr, finder = c.lr_max, {}
@@ -261,6 +300,7 @@ def choose_lr(c: RecipeConfig, learn, say=print) -> tuple:
         say(f"lr_find: {', '.join(f'{k} {v:.2e}' for k, v in finder.items())}; training with lr_max {lr:.3g}")
     return lr, finder
 
+# %% ../nbs/05_recipe.ipynb #c7128567
 def resume_run(c: RecipeConfig, learn, say=print) -> dict:
     "Load the checkpoint of the run folder of `c` into `learn` and cut `history.csv` to its epochs; return the checkpoint."
     out = Path(c.out)
@@ -357,7 +397,7 @@ def run_results(c: RecipeConfig, learn, lr, finder:dict, t0:float, tput:Throughp
             # DDP keeps the processes in step, so the run's rate is the sum of theirs
             'train_img_per_s': round(sum(p['img_per_s'] for p in procs), 1), 'n_params': n_params(learn.model),
             'n_train': len(dls.train_ds), 'precision': learn.precision, 'device': str(dls.device),
-            'aug_on': aug_mode(c), 'skipped_files': {'count': len(dls.skipped),
+            'aug_on': resolve_aug_on(c.aug_on), 'skipped_files': {'count': len(dls.skipped),
                                                      'files': [{'path': f, 'reason': r} for f, r in dls.skipped[:100]]},
             'world_size': world, 'bs': c.bs, 'processes': procs, 'versions': _versions(), 'preset': c.preset,
             'history': [dict(zip(['epoch', *rec.metric_names[1:-1]], [i, *map(float, v)])) for i, v in enumerate(rec.values)]}
@@ -380,7 +420,7 @@ def run(config: RecipeConfig, resume=False, overwrite=False, show=False, quiet=F
     world, say = max(num_distrib(), 1), partial(_log, quiet=quiet or not is_rank0())
     c = _on_rank0(lambda: start_run(config, resume, overwrite, world))
     t0 = time.time()
-    set_seed(c.seed + rank_distrib(), reproducible=True)   # DDP copies rank 0's initial weights to the others
+    set_seed(c.random_seed + rank_distrib(), reproducible=True)   # DDP copies rank 0's initial weights to the others
     learn = run_learner(c, world, say, resume)
     ck = resume_run(c, learn, say) if resume else {}
     t0 -= ck.get('wall_time_s') or 0                         # the wall time counts every session of the run
