@@ -39,13 +39,14 @@ def plain(o):
     if isinstance(o, np.generic): return o.item()
     return o
 
-# %% ../nbs/03c_checkpoint.ipynb #32ff2c58
+# %% ../nbs/03c_checkpoint.ipynb #6fecfc0e
 def rng_state() -> dict:
     "The random states of torch, numpy and Python as tensors, numbers and tuples: what `torch.load(weights_only=True)` reads."
     name, keys, pos, has_gauss, gauss = np.random.get_state()
     return {'torch': torch.get_rng_state(), 'numpy': (name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss)),
             'random': random.getstate()}
 
+# %% ../nbs/03c_checkpoint.ipynb #7e604324
 def set_rng_state(s:dict):
     "Restore the random states `rng_state` returned."
     name, keys, pos, has_gauss, gauss = s['numpy']
@@ -102,7 +103,7 @@ def load_checkpoint(learn, fname) -> dict:
     getattr(learn.dls.train, 'dl', learn.dls.train).rng.setstate(ck['dl_rng'])   # the next epoch's shuffle continues where it left off
     return ck
 
-# %% ../nbs/03c_checkpoint.ipynb #b859fdf6
+# %% ../nbs/03c_checkpoint.ipynb #ae60f5e3
 class RunCSVLogger(CSVLogger):
     "fastai's `CSVLogger` for runs that resume: appends without repeating the header, epochs numbered in the whole run."
     def before_fit(self):
@@ -113,12 +114,14 @@ class RunCSVLogger(CSVLogger):
         self.old_logger, self.learn.logger = self.logger, self._write_line
     def _write_line(self, log): super()._write_line([epoch_in_run(self.learn), *list(log)[1:]])
 
+# %% ../nbs/03c_checkpoint.ipynb #f2f056c4
 def truncate_history(path, n_epochs:int):
     "Keep the header and the first `n_epochs` rows of a history CSV (an epoch logged after the last checkpoint is redone)."
     path = Path(path)
     if not path.exists(): return
     atomic_write(path, ''.join(path.read_text().splitlines(keepends=True)[:n_epochs + 1]))
 
+# %% ../nbs/03c_checkpoint.ipynb #956c3bb4
 def restore_history(learn, history:dict|None):
     "Put a checkpoint's `history` (the run's earlier sessions) before the record of `learn`'s `Recorder`; return the Recorder."
     rec = learn.recorder

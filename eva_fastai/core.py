@@ -27,16 +27,18 @@ def quiet_known_noise():
 
 quiet_known_noise()
 
-# %% ../nbs/00_core.ipynb #56a261c7
+# %% ../nbs/00_core.ipynb #2a96f982
 class EvaError(Exception):
     "A user mistake (bad path, bad data, bad setting): the message says what was wrong and what to do, in one line."
     exit_code, label = 2, 'error: '
     def __init__(self, msg): super().__init__(' '.join(str(msg).split()))
 
+# %% ../nbs/00_core.ipynb #d1745e52
 class TrainingError(Exception):
     "Training itself failed (e.g. the loss diverged); the CLI exits with status 1."
     exit_code, label = 1, 'training failed: '
 
+# %% ../nbs/00_core.ipynb #9fae63b6
 class RunInterrupted(Exception):
     "The run was interrupted (Ctrl-C); its last completed epoch is saved for `--resume`."
     exit_code, label = 130, ''
@@ -60,7 +62,7 @@ def check(name: str, value, *, one_of=None, gt=None, ge=None, lt=None, le=None, 
     if not ok: raise EvaError(f"{name}={value!r} is invalid; it must be {_want(one_of, gt, ge, lt, le, whole)}{hint}")
     return value
 
-# %% ../nbs/00_core.ipynb #5944eb5e
+# %% ../nbs/00_core.ipynb #d323ca46
 @contextmanager
 def atomic_path(path):
     "Yield a temporary path beside `path` to write a file or folder to; it replaces `path` if the block succeeds and is removed if not."
@@ -73,6 +75,7 @@ def atomic_path(path):
         if tmp.is_dir(): shutil.rmtree(tmp, ignore_errors=True)
         elif tmp.exists(): tmp.unlink()
 
+# %% ../nbs/00_core.ipynb #c2fd4d2a
 def atomic_write(path, data: str|bytes) -> Path:
     "Write `data` (text or bytes) to `path` with `atomic_path`; return `path`."
     with atomic_path(path) as tmp: (tmp.write_bytes if isinstance(data, bytes) else tmp.write_text)(data)

@@ -111,7 +111,7 @@ def cifar_items(root, subset=None, test_subset=None, seed=42):
         return files[stratified_subset([f.parent.name for f in files], n, seed)]
     return _pick(tr, subset), _pick(te, test_subset), vocab
 
-# %% ../nbs/00a_data.ipynb #17467539
+# %% ../nbs/00a_data.ipynb #4001b14a
 def rgb_array(im:Image.Image, size=None) -> np.ndarray:
     "An RGB `uint8` HWC array of PIL image `im` (grayscale, RGBA, palette, 16-bit converted), resized and centre-cropped to `size` if given."
     if im.mode in ('I', 'I;16', 'I;16B', 'I;16L', 'I;16N', 'F'):   # 16/32-bit: scale to 8 bits
@@ -122,12 +122,14 @@ def rgb_array(im:Image.Image, size=None) -> np.ndarray:
     if size is not None and im.size != (size, size): im = ImageOps.fit(im, (size, size), Image.BICUBIC)
     return np.array(im)   # a writable copy: torch warns on (and may not write to) read-only arrays
 
+# %% ../nbs/00a_data.ipynb #dcdbb12c
 def load_image(fn, size=None) -> np.ndarray:
     "Decode `fn` as an RGB `uint8` HWC array (grayscale, RGBA, palette, 16-bit converted), resized and centre-cropped to `size` if given."
     with Image.open(fn) as im:
         im.load()
         return rgb_array(im, size)
 
+# %% ../nbs/00a_data.ipynb #f2ef4946
 def image_array(x, size=None) -> np.ndarray:
     "Image `x` as `load_image` gives it: a file path (`str` or `Path`), a PIL image, a `uint8` array (HWC or HW) or a `uint8` tensor (CHW or HW)."
     if isinstance(x, (str, Path)): return load_image(x, size)
@@ -192,13 +194,14 @@ def dataset_stats(arr, key=None, cache=None):
     if p is not None: atomic_write(p, json.dumps({'mean': res[0], 'std': res[1]}))
     return res
 
-# %% ../nbs/00a_data.ipynb #90fd7ab2
+# %% ../nbs/00a_data.ipynb #6cf25103
 as_subclass = torch._C.TensorBase.as_subclass   # torch's own: no fastai metadata copying (our items carry none), no torch-function overhead
 
 class ImageStore(dict):
     "Path → (array, index) into decoded arrays; pickles as empty, so exported Learners stay small."
     def __reduce__(self): return (ImageStore, ())
 
+# %% ../nbs/00a_data.ipynb #70284ea5
 class CachedImage(Transform):
     "Type transform: an image path → `TensorImage` (uint8, CHW), served from `store` when decoded there, else decoded from disk; a PIL image, array or tensor is converted (`image_array`)."
     input_types = (Path, str, Image.Image, np.ndarray, torch.Tensor)   # what `test_dl` and `predict` accept (fastai reads this)
@@ -212,11 +215,12 @@ class CachedImage(Transform):
     def encodes(self, x: Image.Image|np.ndarray|torch.Tensor):
         return as_subclass(torch.from_numpy(image_array(x, self.size)).permute(2, 0, 1), TensorImage)
 
-# %% ../nbs/00a_data.ipynb #f6f88e1f
+# %% ../nbs/00a_data.ipynb #205b848d
 def default_workers() -> int:
     "0 on a CPU-only machine (the cores are needed for compute), else up to 8 worker processes."
     return min(8, os.cpu_count() or 1) if torch.cuda.is_available() else 0
 
+# %% ../nbs/00a_data.ipynb #ff56dd8b
 def _drop_bad(files, bad, strict, what):
     if not bad: return files
     paths = [str(files[i]) for i in list(bad)[:3]]

@@ -87,18 +87,19 @@ def solo():
     "Inside, this process works alone: fastai gathers nothing across processes and `is_distributed()` is False."
     return modified_env(WORLD_SIZE='1')
 
-# %% ../nbs/03a_distributed.ipynb #6ff2e68c
+# %% ../nbs/03a_distributed.ipynb #88d5ffe4
 def per_process_bs(bs:int, world:int|None=None) -> int:
     "Each process's share of the global batch `bs` over `world` processes (default: this run's)."
     world = world or max(num_distrib(), 1)
     if bs % world: raise EvaError(f"the batch size {bs} does not divide among {world} processes; pass a --bs that is a multiple of {world}")
     return bs // world
 
+# %% ../nbs/03a_distributed.ipynb #cd6ba5d9
 def scaled_lr(lr:float, bs:int, base_bs:int) -> float:
     "The linear scaling rule: the peak LR for global batch `bs`, given one that worked at `base_bs`."
     return lr * bs / base_bs
 
-# %% ../nbs/03a_distributed.ipynb #9d5e27ec
+# %% ../nbs/03a_distributed.ipynb #5d5781f5
 class EvaDistributedDL(DistributedDL):
     "fastai's `DistributedDL` (each process iterates its shard; predictions are gathered), on NCCL or gloo."
     def _broadcast(self, t, rank):
@@ -106,6 +107,7 @@ class EvaDistributedDL(DistributedDL):
         dist.broadcast(t, rank)
         return t.cpu().tolist()
 
+# %% ../nbs/03a_distributed.ipynb #9bcdbdc9
 class EvaDistributedTrainer(DistributedTrainer):
     "fastai's `DistributedTrainer` (DDP through Accelerate), for CPU processes too."
     def __init__(self, sync_bn:bool|None=None, **kwargs):
@@ -114,6 +116,7 @@ class EvaDistributedTrainer(DistributedTrainer):
         super().__init__(sync_bn=not cpu if sync_bn is None else sync_bn, **{'cpu': cpu, **kwargs})
     def _wrap_dl(self, dl): return dl if isinstance(dl, DistributedDL) else EvaDistributedDL(dl, device=dl.device)
 
+# %% ../nbs/03a_distributed.ipynb #4b7f3ec6
 @contextmanager
 def distributed(learn:Learner, sync_bn:bool|None=None, **kwargs):
     "Train `learn` data-parallel inside the context when this is a multi-process run (else a no-op), like fastai's `distrib_ctx`."

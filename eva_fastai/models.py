@@ -35,12 +35,13 @@ class ConvPoolLayer(NamedSequential):
         init_linear(conv, act)  # same initialisation as fastai's `ConvLayer`
         super().__init__(OrderedDict(conv=conv, pool=nn.MaxPool2d(pool), bn=BatchNorm(nf), act=act))
 
-# %% ../nbs/02_models.ipynb #df8f0377
+# %% ../nbs/02_models.ipynb #f7962a9b
 class ResBlock(NamedSequential):
     "The residual branch: (Conv3x3 → BN → ReLU) twice, at constant width `nf`."
     def __init__(self, nf:int):
         super().__init__(ConvLayer(nf, nf), ConvLayer(nf, nf))
 
+# %% ../nbs/02_models.ipynb #4bdbec13
 class ResLayer(nn.Module):
     "`x = ConvPoolLayer(ni, nf)(input)`, then `x + ResBlock(nf)(x)`: Layer1 and Layer3 of the seed's network."
     def __init__(self, ni:int, nf:int):
@@ -51,19 +52,21 @@ class ResLayer(nn.Module):
         x = self.conv(x)
         return x + self.res(x)
 
-# %% ../nbs/02_models.ipynb #6e4d205c
+# %% ../nbs/02_models.ipynb #935c111c
 class Scale(nn.Module):
     "Multiply by a constant `scale` (no parameters): David Page's logit scaling."
     def __init__(self, scale:float): super().__init__(); self.scale = scale
     def forward(self, x): return x * self.scale
     def extra_repr(self): return f'scale={self.scale}'
 
+# %% ../nbs/02_models.ipynb #77b59043
 def torch_init_(model:nn.Module) -> nn.Module:
     "Give every conv of `model` PyTorch's default initialisation again (`reset_parameters`), as a plain `nn.Conv2d` has it; return `model`."
     for m in model.modules():
         if isinstance(m, nn.Conv2d): m.reset_parameters()
     return model
 
+# %% ../nbs/02_models.ipynb #55694e05
 class CustomResNet(NamedSequential):
     "The seed's ResNet-9 ('Quiz11'): prep, three layers (two residual), max-pool to 1x1, linear classifier; logits out."
     def __init__(self, n_in:int=3, n_out:int=10, logit_scale:float=1., init:str='torch'):
@@ -120,7 +123,7 @@ class PatchWhitening(nn.Conv2d):
         self.weight.copy_(torch.cat([w, -w]).to(self.weight))
         return self
 
-# %% ../nbs/02_models.ipynb #c59b69ac
+# %% ../nbs/02_models.ipynb #c536189e
 class DiracConv(nn.Conv2d):
     "A 'same'-padded conv (no bias) initialised as PyTorch does, then its first `ni` filters set to the identity (`nn.init.dirac_`)."
     def __init__(self, ni:int, nf:int, ks:int=3):
@@ -129,19 +132,21 @@ class DiracConv(nn.Conv2d):
         super().reset_parameters()
         with torch.no_grad(): nn.init.dirac_(self.weight[:self.in_channels])
 
+# %% ../nbs/02_models.ipynb #79734406
 class FrozenScaleBN(nn.BatchNorm2d):
     "BatchNorm whose scale stays 1 (only the bias trains); `momentum` is the weight of the old running statistics (airbench's 0.6, PyTorch's 0.4)."
     def __init__(self, nf:int, momentum:float=0.6, eps:float=1e-12):
         super().__init__(nf, eps=eps, momentum=1 - momentum)
         self.weight.requires_grad_(False)
 
-# %% ../nbs/02_models.ipynb #6868fb6e
+# %% ../nbs/02_models.ipynb #0d912feb
 class AirbenchBlock(NamedSequential):
     "DiracConv(`ni`→`nf`) → MaxPool2 → BN → GELU → DiracConv(`nf`→`nf`) → BN → GELU: airbench's conv group."
     def __init__(self, ni:int, nf:int, bn_momentum:float=0.6):
         super().__init__(OrderedDict(conv1=DiracConv(ni, nf), pool=nn.MaxPool2d(2), norm1=FrozenScaleBN(nf, bn_momentum),
                                      act1=nn.GELU(), conv2=DiracConv(nf, nf), norm2=FrozenScaleBN(nf, bn_momentum), act2=nn.GELU()))
 
+# %% ../nbs/02_models.ipynb #3ad3a51d
 class AirbenchNet(NamedSequential):
     "airbench94's network: patch whitening, GELU, three `AirbenchBlock`s (`widths`), global max pool, bias-free linear head, logits scaled by `logit_scale`."
     def __init__(self, n_in:int=3, n_out:int=10, widths=(64, 256, 256), bn_momentum:float=0.6, logit_scale:float=1/9,
@@ -157,7 +162,7 @@ class AirbenchNet(NamedSequential):
         "The data-dependent initialisation: whiten on the normalised training images `x`; return `self`."
         self.whiten.init_from(x); return self
 
-# %% ../nbs/02_models.ipynb #cb420afc
+# %% ../nbs/02_models.ipynb #5f497aff
 def resnet9(n_in:int=3, n_out:int=10) -> nn.Module:
     "`CustomResNet` with David Page's logit scale 0.125: the same network (and PyTorch's initialisation), stable at high learning rates."
     return CustomResNet(n_in, n_out, logit_scale=0.125)
@@ -169,6 +174,7 @@ archs = {
     'airbench': AirbenchNet,
 }
 
+# %% ../nbs/02_models.ipynb #6b6feeeb
 def create_model(arch='custom_resnet', n_in:int=3, n_out:int=10) -> nn.Module:
     "Build `arch` (a name in `archs`, or a callable `(n_in, n_out) -> nn.Module`) for `n_in` channels, `n_out` classes."
     if callable(arch): return arch(n_in, n_out)

@@ -248,7 +248,7 @@ def misclassified(interp, n:int=None) -> torch.Tensor:
     wrong = (interp.decoded != interp.targs)[idx]
     return idx[wrong][:n]
 
-# %% ../nbs/04_plots.ipynb #0492efa0
+# %% ../nbs/04_plots.ipynb #ac8375b7
 def decode_images(dl, xb) -> np.ndarray:
     "Model inputs `xb` (`(C,H,W)` or `(B,C,H,W)`) of `dl` as HWC float arrays in [0,1]: fastai's decoding of `dl`'s batch transforms (`Normalize`, `IntToFloatTensor`)."
     single = xb.ndim == 3
@@ -256,6 +256,7 @@ def decode_images(dl, xb) -> np.ndarray:
     x = (x.float() / 255 if not x.is_floating_point() else x).clamp(0, 1).permute(0, 2, 3, 1).numpy()
     return x[0] if single else x
 
+# %% ../nbs/04_plots.ipynb #9aff0df6
 def _set_split(dl):
     "Give `dl`'s pipelines its data set's `split_idx`, as fastai does when iteration starts (`TfmdDL.before_iter`)."
     si = getattr(dl.dataset, 'split_idx', None)
@@ -309,13 +310,14 @@ def plot_top_losses(src, k:int=9, largest:bool=True, **kwargs) -> Figure:
     for n in new: plt.close(n)
     return fig
 
-# %% ../nbs/04_plots.ipynb #431b6f87
+# %% ../nbs/04_plots.ipynb #35bb8673
 def confusion(interp) -> np.ndarray:
     "The confusion matrix (rows: actual, columns: predicted) from the kept predictions."
     interp = _interp(interp)
     n = len(interp.vocab)
     return np.bincount(interp.targs.long().numpy() * n + interp.decoded.long().numpy(), minlength=n*n).reshape(n, n)
 
+# %% ../nbs/04_plots.ipynb #5f6f1b97
 def per_class_accuracy(src) -> pd.DataFrame:
     "Correct, total and accuracy per class, from a `ClassificationInterpretation` (or a `Learner`)."
     interp = _interp(src)
@@ -324,6 +326,7 @@ def per_class_accuracy(src) -> pd.DataFrame:
     return pd.DataFrame({'class': [str(v) for v in interp.vocab], 'correct': correct, 'total': total,
                          'accuracy': np.where(total > 0, correct / np.maximum(total, 1), np.nan)})
 
+# %% ../nbs/04_plots.ipynb #19674ec7
 def plot_confusion_matrix(src, normalize:bool=False, title:str=None, cmap:str='Blues') -> Figure:
     "fastai's `ClassificationInterpretation.plot_confusion_matrix` as a Figure, counted from the kept predictions (`confusion`), titled with the accuracy."
     interp = _interp(src)
@@ -429,7 +432,7 @@ def plot_augmentations(dls, tfms=None, idx:int=0, n:int=7, ncols:int=4, title:st
     if title: fig.suptitle(title)
     return fig
 
-# %% ../nbs/04_plots.ipynb #c43fbd1b
+# %% ../nbs/04_plots.ipynb #1fe2c2d3
 def last_conv_layer(model:nn.Module, x:torch.Tensor) -> nn.Module:
     "The last top-level child of `model` whose output on `x` is a spatial map (N,C,H,W with H*W > 1)."
     kids = list(model.children())
@@ -444,6 +447,7 @@ def last_conv_layer(model:nn.Module, x:torch.Tensor) -> nn.Module:
     if not spatial: raise EvaError(f"no block of {type(model).__name__} outputs a spatial map; pass layer= to gradcam")
     return spatial[-1]
 
+# %% ../nbs/04_plots.ipynb #2f864d76
 def gradcam(learn:Learner, x:torch.Tensor, target=None, layer:nn.Module=None) -> np.ndarray:
     "Grad-CAM heat map(s) in [0,1] at image size for normalised image(s) `x` (C,H,W → H,W; B,C,H,W → B,H,W), class `target` (default: predicted)."
     model = learn.model
