@@ -174,3 +174,41 @@ def test_figures_render(browser, site, tmp_path):
         assert browser.save_screenshot(str(dest)), dest
         if dest.resolve() != Path('/tmp/docs_plots.png'): shutil.copy(dest, '/tmp/docs_plots.png')
     assert not problems, '\n'.join(problems)
+
+
+class _Links(__import__('html.parser').parser.HTMLParser):
+    "The `href`s of a page's links and the `id`s of its elements."
+    def __init__(self):
+        super().__init__(); self.hrefs, self.ids = [], set()
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get('id'): self.ids.add(a['id'])
+        if tag == 'a' and a.get('href'): self.hrefs.append(a['href'])
+
+
+def test_internal_links_resolve(site):
+    "Every link from one page of the site to another, or to a place in one (`page.html#anchor`), finds its target; nbdev writes its links to the API (`learner.html#cifar_learner`) with the site's own address, which counts as internal."
+    from urllib.parse import urlsplit, unquote
+    import yaml
+    home = yaml.safe_load((ROOT/'mkdocs.yml').read_text())['site_url'].rstrip('/') + '/'
+    root_path = urlsplit(home).path
+    pages = {}
+    for f in site.rglob('*.html'):
+        p = _Links(); p.feed(f.read_text(errors='replace')); pages[f.resolve()] = p
+    assert len(pages) >= 14, sorted(map(str, pages))
+    broken, checked = [], 0
+    for f, p in pages.items():
+        for href in p.hrefs:
+            own = href.startswith(home)
+            u = urlsplit(href[len(home):] if own else href)
+            if u.scheme or u.netloc or href.startswith(('mailto:', 'javascript:')): continue
+            path, base = unquote(u.path), site if own else f.parent
+            if path.startswith(root_path): path, base = path[len(root_path):], site   # e.g. 404.html's /eva_fastai/learner.html
+            target = f if not path and not own else (base/path).resolve()
+            if target.is_dir(): target = target/'index.html'
+            checked += 1
+            if not target.exists(): broken.append(f'{f.relative_to(site)}: {href} (no such page)'); continue
+            if u.fragment and target.suffix == '.html' and unquote(u.fragment) not in pages[target.resolve()].ids:
+                broken.append(f'{f.relative_to(site)}: {href} (no such anchor)')
+    assert checked > 100, checked
+    assert not broken, f'{len(broken)} broken internal links:\n' + '\n'.join(sorted(set(broken))[:40])
