@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The `airbench` and `fast` presets on a GPU, full data, in one call of at most 8 minutes: GPU-side (batch)
+# The `airbench_muon`, `airbench` and `fast` presets on a GPU, full data, in one call of at most 8 minutes: GPU-side (batch)
 # augmentation, fp16 autocast (fastai's MixedPrecision) and channels-last, as the recipe picks them on CUDA
 # (aug_on=auto, precision=auto). It prints each run's wall time, training img/s and test accuracy with and without
 # its TTA. torch.compile is not used: bench/compile.py found no gain on the CPU, and the GPU figure is unmeasured.
@@ -27,9 +27,9 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
 export PYTHONPATH="/tmp/site:$PWD" MPLBACKEND=Agg EVA_FASTAI_CACHE=/tmp/eva-cache PYTHONUNBUFFERED=1
 OUTDIR="${OUT:-/tmp/gpu-out}"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
-for preset in airbench fast; do
+for preset in airbench_muon airbench fast; do
   t0=$(date +%s)
-  timeout 220 python3 -m eva_fastai.cli train --preset $preset --data $G/cifar10.tgz --out "$OUTDIR/$preset" \
+  timeout 150 python3 -m eva_fastai.cli train --preset $preset --data $G/cifar10.tgz --out "$OUTDIR/$preset" \
     --no-lr-find --overwrite > "$OUTDIR/$preset.log" 2>&1 || echo "$preset: exit $? (log: $preset.log)"
   tail -n 2 "$OUTDIR/$preset.log"
   python3 - "$OUTDIR/$preset/results.json" "$(( $(date +%s) - t0 ))" <<'EOF' || true
