@@ -96,16 +96,16 @@ def pages(proc: Path, docs: Path, cfg) -> list:
     return nav
 
 def build_site(site_dir=None):
-    "Steps 1-4; returns the site's folder."
-    from nbdev.serve import proc_nbs
-    import mkdocs.config, mkdocs.commands.build
+    "Steps 1-4, one build at a time (_proc/ and _docs/ are shared; the tests may build in two processes); returns the site's folder."
+    from nbdev.serve import proc_nbs; import mkdocs.config, mkdocs.commands.build
     cfg = config()
     stage(ROOT/'nbs', ROOT/'_exec')
-    proc_nbs(str(ROOT/'_exec'))
-    nav = pages(ROOT/'_proc', ROOT/'_docs', cfg)
-    mk = mkdocs.config.load_config(str(ROOT/'mkdocs.yml'), docs_dir=str(ROOT/'_docs'), nav=nav,
-                     site_dir=str(Path(site_dir or ROOT/'_site').resolve()))
-    mkdocs.commands.build.build(mk)
+    with FileLock(str(ROOT/'_exec'/'.build.lock')):
+        proc_nbs(str(ROOT/'_exec'))
+        nav = pages(ROOT/'_proc', ROOT/'_docs', cfg)
+        mk = mkdocs.config.load_config(str(ROOT/'mkdocs.yml'), docs_dir=str(ROOT/'_docs'), nav=nav,
+                                       site_dir=str(Path(site_dir or ROOT/'_site').resolve()))
+        mkdocs.commands.build.build(mk)
     return Path(mk.site_dir)
 
 # ----------------------------------------------------------------------------------------------------------- README
