@@ -45,6 +45,7 @@ class _OldFlag(argparse.Action):
         setattr(namespace, self.dest, values)
 
 _kept_flags = {'random_seed': '--seed'}   # renamed settings whose old flag stays as a short alias for good
+_old_names = {new: old for old, new in renamed_settings.items()}
 
 def add_config_args(p: argparse.ArgumentParser, skip=()):
     "Add one flag per `RecipeConfig` field but those in `skip` to `p` (default `None`: only flags given override the preset)."
@@ -56,7 +57,7 @@ def add_config_args(p: argparse.ArgumentParser, skip=()):
         if f.name == 'tta': _add_tta(g, h)
         elif t is bool: g.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=h)
         else: g.add_argument(flag, *filter(None, [_kept_flags.get(f.name)]), type=t, default=None, metavar=f.name.upper(), help=h)
-        old = {v: k for k, v in renamed_settings.items()}.get(f.name)
+        old = _old_names.get(f.name)
         if old and f.name not in _kept_flags:
             g.add_argument('--' + old.replace('_', '-'), dest=f.name, type=t, action=_OldFlag, new=flag, help=argparse.SUPPRESS)
 

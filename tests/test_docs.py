@@ -7,6 +7,8 @@ figures (augment, learner, plots, the tutorial) show several images, none broken
 (`make test` installs it). `EVA_FASTAI_DOCS_SCREENSHOT=path.png` keeps a screenshot of the plots page (it is also
 written to /tmp/docs_plots.png)."""
 import difflib, importlib.util, json, os, re, select, shutil, subprocess, sys
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit, unquote
 from contextlib import contextmanager
 from pathlib import Path
 import pytest
@@ -87,7 +89,7 @@ def browser(tmp_path_factory):
     drv.quit()
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def site(tmp_path_factory):
     "The site, built once per test session by `make docs`' command into a temporary folder."
     out = tmp_path_factory.mktemp('site')
@@ -176,7 +178,7 @@ def test_figures_render(browser, site, tmp_path):
     assert not problems, '\n'.join(problems)
 
 
-class _Links(__import__('html.parser').parser.HTMLParser):
+class _Links(HTMLParser):
     "The `href`s of a page's links and the `id`s of its elements."
     def __init__(self):
         super().__init__(); self.hrefs, self.ids = [], set()
@@ -187,28 +189,25 @@ class _Links(__import__('html.parser').parser.HTMLParser):
 
 
 def test_internal_links_resolve(site):
-    "Every link from one page of the site to another, or to a place in one (`page.html#anchor`), finds its target; nbdev writes its links to the API (`learner.html#cifar_learner`) with the site's own address, which counts as internal."
-    from urllib.parse import urlsplit, unquote
+    "Every link from one page of the site to another, or to a place in one (`page.html#anchor`), finds its target: each link is read as the browser reads it, against the page's address on the site (nbdev writes its API links, `learner.html#cifar_learner`, with the site's own address; the 404 page its links from the site's root)."
     import yaml
     home = yaml.safe_load((ROOT/'mkdocs.yml').read_text())['site_url'].rstrip('/') + '/'
-    root_path = urlsplit(home).path
     pages = {}
     for f in site.rglob('*.html'):
         p = _Links(); p.feed(f.read_text(errors='replace')); pages[f.resolve()] = p
     assert len(pages) >= 14, sorted(map(str, pages))
     broken, checked = [], 0
     for f, p in pages.items():
+        page = f.relative_to(site.resolve()).as_posix()
         for href in p.hrefs:
-            own = href.startswith(home)
-            u = urlsplit(href[len(home):] if own else href)
-            if u.scheme or u.netloc or href.startswith(('mailto:', 'javascript:')): continue
-            path, base = unquote(u.path), site if own else f.parent
-            if path.startswith(root_path): path, base = path[len(root_path):], site   # e.g. 404.html's /eva_fastai/learner.html
-            target = f if not path and not own else (base/path).resolve()
+            url = urljoin(home + page, href)
+            if not url.startswith(home): continue                    # another site, mailto:, javascript:
+            u = urlsplit(url[len(home):])
+            target = site/unquote(u.path) if u.path else site/'index.html'
             if target.is_dir(): target = target/'index.html'
             checked += 1
-            if not target.exists(): broken.append(f'{f.relative_to(site)}: {href} (no such page)'); continue
+            if not target.exists(): broken.append(f'{page}: {href} (no such page)'); continue
             if u.fragment and target.suffix == '.html' and unquote(u.fragment) not in pages[target.resolve()].ids:
-                broken.append(f'{f.relative_to(site)}: {href} (no such anchor)')
+                broken.append(f'{page}: {href} (no such anchor)')
     assert checked > 100, checked
     assert not broken, f'{len(broken)} broken internal links:\n' + '\n'.join(sorted(set(broken))[:40])
