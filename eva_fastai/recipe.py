@@ -103,7 +103,7 @@ presets = {
     'assignment': dict(epochs=24, bs=512, schedule='linear', pct_start=5/24, div=10., lr_max='find', suggestion='edge',
                        aug='assignment'),
     'fast': dict(arch='resnet9', epochs=12, bs=512, schedule='linear_zero', pct_start=5/24, div=10., lr_max=0.4, wd=5e-4,
-                 label_smoothing=0.2, aug='fast', lookahead=True, lr_find=False, tta=2),
+                 label_smoothing=0.2, aug='fast', lookahead=True, optimizer='muon', muon_lr=0.12, lr_find=False, tta=2),
     'airbench': dict(arch='airbench', aug='airbench', bs=1024, epochs=9.9, lr_max=11.5, wd=0.0153, momentum=0.85,
                      decoupled=True, bn_bias_lr=64., label_smoothing=0.2, schedule='linear_zero', pct_start=0.23,
                      div=5., div_final=1/0.07, lookahead=True, lr_find=False, tta=2),
